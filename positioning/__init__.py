@@ -1,0 +1,1 @@
+"""Positioning: RSSI/UWB ranges to fixes, levels, rooms and tracks (Numba kernels)."""

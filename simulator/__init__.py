@@ -1,0 +1,1 @@
+"""Simulator: realistic hospital tag traffic in real gateway formats, with ground truth."""

@@ -1,0 +1,1 @@
+"""Tracker: the pipeline, storage, the HTTP API and the `sporing` command line."""
