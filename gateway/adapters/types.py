@@ -1,0 +1,131 @@
+"""Value types shared by every adapter: the parse result, gateway health, UWB positions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.canonical import Reading
+from gateway.errors import PayloadError
+from gateway.timebase import DEFAULT_TIME_POLICY, TimePolicy
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "MAX_PAYLOAD_BYTES",
+    "Adapter",
+    "GatewayStatus",
+    "ParseOptions",
+    "ParseResult",
+    "PositionReport",
+]
+
+#: Default payload size limit, checked before decoding.
+MAX_PAYLOAD_BYTES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """Knobs every adapter honours (keyword-only, with defaults: adapters stay pure).
+
+    Attributes:
+        max_bytes: Payloads longer than this are rejected (``too_large``) before decoding.
+        time_policy: How ``Reading.ts`` is chosen between device and receipt time.
+    """
+
+    max_bytes: int = MAX_PAYLOAD_BYTES
+    time_policy: TimePolicy = DEFAULT_TIME_POLICY
+
+
+DEFAULT_OPTIONS = ParseOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """Health of a gateway (or of a UWB node) from a status, heartbeat or telemetry message.
+
+    Every field but ``gateway`` and ``ts`` is optional: formats carry different subsets.
+
+    Attributes:
+        gateway: The gateway id (12 hex digits for MAC-identified gateways).
+        ts: When the status was valid (UNIX seconds).
+        online: Online/offline state (last-will messages), if stated.
+        uptime_s: Seconds since boot.
+        firmware: Firmware version text.
+        model: Hardware model.
+        battery_pct: Battery level, percent.
+        ip: IP address.
+        rssi: The gateway's own uplink signal strength (Wi-Fi or cellular), dBm.
+        load: CPU/queue load as the vendor reports it.
+        free_memory: Free memory (vendor unit: bytes or percent).
+        extra: Other vendor fields kept for diagnostics.
+    """
+
+    gateway: str
+    ts: float
+    online: bool | None = None
+    uptime_s: float | None = None
+    firmware: str | None = None
+    model: str | None = None
+    battery_pct: float | None = None
+    ip: str | None = None
+    rssi: float | None = None
+    load: float | None = None
+    free_memory: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """A position computed by a third-party UWB RTLS (Pozyx, DWM1001/PANS, Sewio), passed
+    through as is: Sporing does not recompute it, but may fuse it or map it to a room.
+
+    Attributes:
+        ts: UNIX seconds.
+        tag: The tag id in the vendor system (as the vendor spells it, lowercase).
+        x: Metres in the vendor's local frame.
+        y: Metres.
+        z: Metres, when given.
+        quality: Vendor quality factor scaled to 0..1, when given.
+        source: The system that computed it (``"pozyx"``, ``"dwm1001"``, ``"sewio"``).
+    """
+
+    ts: float
+    tag: str
+    x: float
+    y: float
+    z: float | None
+    quality: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What an adapter made of one payload.
+
+    Attributes:
+        readings: Canonical readings, in payload order.
+        errors: Problems with single elements of a batch payload (the rest was kept); each
+            names the element index.
+        status: Gateway health when the payload is (or contains) a status record.
+        gateways: The gateway ids the payload came from, in first-seen order.
+        positions: Positions passed through from a UWB RTLS.
+        device_ts: For each reading, the device time in UNIX seconds (None when the payload
+            carries none); :class:`gateway.timebase.ClockTracker` re-times readings with it.
+    """
+
+    readings: list[Reading] = field(default_factory=list)
+    errors: list[PayloadError] = field(default_factory=list)
+    status: GatewayStatus | None = None
+    gateways: tuple[str, ...] = ()
+    positions: list[PositionReport] = field(default_factory=list)
+    device_ts: list[float | None] = field(default_factory=list)
+
+
+class Adapter(Protocol):
+    """The signature every adapter's ``parse`` has."""
+
+    def __call__(self, topic: str, payload: bytes, received_at: float, *,
+                 options: ParseOptions = DEFAULT_OPTIONS) -> ParseResult:
+        """Parse one payload; whole-payload failures raise ``PayloadError``."""
+        ...
