@@ -1,0 +1,1 @@
+"""Data files shipped with the floorplans package (the sample hospital)."""
