@@ -352,9 +352,10 @@ def site_to_geojson(site: Site) -> dict[str, Any]:
         }))
     site_obj: dict[str, Any] = {"id": site.id, "name": site.name}
     if site.georeference is not None:
-        g = site.georeference
+        ref = site.georeference
         site_obj["georeference"] = {
-            "origin_lat": g.origin_lat, "origin_lon": g.origin_lon, "rotation_deg": g.rotation_deg,
+            "origin_lat": ref.origin_lat, "origin_lon": ref.origin_lon,
+            "rotation_deg": ref.rotation_deg,
         }
     return {
         "type": "FeatureCollection",

@@ -120,7 +120,8 @@ class Level:
     Attributes:
         id: Unique id within the site.
         building: Id of the building.
-        ordinal: Vertical order within the building (0 = ground floor, negative below).
+        ordinal: Vertical order within the building (higher is above; IMDF uses 0 for the
+            ground floor, Norwegian plans often call it "Plan 1").
         name: Display name (e.g. "Plan 3").
         elevation_m: Height of the finished floor above the site datum.
         height_m: Floor-to-floor height.
@@ -270,7 +271,7 @@ class Site:
     def build(
         cls,
         *,
-        id: str,  # noqa: A002 - the domain's word
+        id: str,
         name: str,
         buildings: Iterable[Building] = (),
         levels: Iterable[Level] = (),
@@ -282,7 +283,10 @@ class Site:
         zones: Iterable[Zone] = (),
         georeference: Georeference | None = None,
     ) -> Site:
-        """Build a site and its id lookups. Duplicate ids keep the first (validation reports them)."""
+        """Build a site and its id lookups.
+
+        Duplicate ids keep the first; validation reports them.
+        """
         lv, rm, gw = tuple(levels), tuple(rooms), tuple(gateways)
         site = cls(
             id=id,
