@@ -17,6 +17,7 @@ __all__ = ["build_parser", "main"]
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 _COMMAND_MODULES = (
     "tracker.commands",
+    "tracker.store.commands",
     "floorplans.cli",
     "simulator.cli",
     "positioning.cli",
