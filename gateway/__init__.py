@@ -13,15 +13,28 @@ from gateway.adapters import (
 from gateway.canonical import Reading, ReadingBatch, ReadingError, parse_reading
 from gateway.capture import CapturedMessage, capture_line, iter_capture
 from gateway.errors import GatewayError, PayloadError, TopicFilterError
+from gateway.gatewaymap import GatewayMap, GatewayMapError
+from gateway.health import GatewayHealth, GatewayHealthRow
+from gateway.ingest import Ingestor, IngestStats
+from gateway.mqtt import Backoff, MqttConfigError, MqttSettings, TlsSettings
 from gateway.timebase import ClockTracker, TimePolicy
 
 __all__ = [
     "ADAPTERS",
     "DEFAULT_TOPIC_MAP",
+    "Backoff",
     "CapturedMessage",
     "ClockTracker",
     "GatewayError",
+    "GatewayHealth",
+    "GatewayHealthRow",
+    "GatewayMap",
+    "GatewayMapError",
     "GatewayStatus",
+    "IngestStats",
+    "Ingestor",
+    "MqttConfigError",
+    "MqttSettings",
     "ParseOptions",
     "ParseResult",
     "PayloadError",
@@ -30,6 +43,7 @@ __all__ = [
     "ReadingBatch",
     "ReadingError",
     "TimePolicy",
+    "TlsSettings",
     "TopicFilterError",
     "capture_line",
     "iter_capture",
