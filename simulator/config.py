@@ -94,6 +94,7 @@ class RadioConfig:
     max_candidates: int = 24
     candidate_radius_m: float = 60.0
     grid_cell_m: float = 5.0
+    wall_loss_spread: float = 0.35
 
 
 @dataclass(frozen=True, slots=True)

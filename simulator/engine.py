@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -113,6 +113,23 @@ def all_gateways(site: Site, scenario: Scenario) -> list[Gateway]:
     return gws
 
 
+def with_wall_spread(site: Site, spread: float, seed: int) -> Site:
+    """A copy of ``site`` whose walls attenuate differently from their nominal material.
+
+    Real walls are not their datasheet: each wall's attenuation is multiplied by a log-normal
+    factor with log-standard-deviation ``spread`` (0.35 ≈ ±35 %), drawn once per wall from
+    ``seed``. The positioning engine only knows the plan's nominal values, so this keeps the
+    simulator from handing it its own radio model.
+    """
+    if spread <= 0.0 or not site.walls:
+        return site
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A11]))
+    factors = np.exp(rng.normal(-0.5 * spread**2, spread, size=len(site.walls)))
+    walls = [replace(w, attenuation_db=float(w.attenuation_db * f))
+             for w, f in zip(site.walls, factors, strict=True)]
+    return replace(site, walls=tuple(walls))
+
+
 class Simulation:
     """A seeded, deterministic simulation of one scenario on one site.
 
@@ -129,7 +146,8 @@ class Simulation:
         if step_s <= 0:
             raise ValueError("step_s must be > 0")
         self.site, self.scenario, self.step_s = site, scenario, step_s
-        self.index = index or SiteIndex(site)
+        self.index = index or SiteIndex(
+            with_wall_spread(site, scenario.radio.wall_loss_spread, scenario.seed))
         self.graph = graph if graph is not None else _walking_graph(site)
         self.start = datetime.fromisoformat(scenario.start)
         if self.start.tzinfo is None:

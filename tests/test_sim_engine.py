@@ -171,3 +171,18 @@ def test_uwb_tags_produce_ranges() -> None:
     rng = rng[~np.isnan(rng)]
     assert rng.size > 0
     assert np.all(rng >= 0) and np.all(rng < 60)
+
+
+@pytest.mark.parametrize("name", ["small-ward", "hospital-day", "gateway-failures",
+                                  "uwb-operating-suite"])
+def test_every_shipped_scenario_builds_on_the_sample_hospital(name: str) -> None:
+    from dataclasses import replace as _replace
+
+    from floorplans.sample import load_sample_site
+    from simulator.config import load_scenario
+    from simulator.engine import Simulation
+
+    scenario = _replace(load_scenario(name)[0], duration_s=5.0)
+    sim = Simulation(load_sample_site(), scenario)
+    ticks = list(sim.ticks())
+    assert ticks and sum(len(t.ts) for t in ticks) > 0

@@ -1,0 +1,480 @@
+"""The streaming positioning engine: canonical readings in, fixes out, one tick at a time.
+
+The same code runs offline (``sporing locate``) and in the live service. Every tick ``t``:
+
+1. **Window.** Readings with ``t - window_s < ts <= t`` are grouped by tag–gateway pair and
+   combined robustly (:func:`positioning.pathloss.combine_rssi`): a trimmed mean of dBm for
+   BLE, a median of ranges for UWB. Readings newer than ``t`` wait for the next tick, so the
+   engine is causal.
+2. **Level.** :class:`positioning.levels.LevelFilter` picks the tag's level with hysteresis.
+3. **Ranges.** Each BLE pair's RSSI becomes a range and a range sigma through the log-distance
+   model of its gateway (per-gateway calibration from the floor plan, site defaults otherwise;
+   an advertised ``tx_power`` stands in for an uncalibrated ``rssi_1m``). UWB ranges are
+   bias-corrected. Only gateways on the chosen level are used, strongest ``max_gateways`` first.
+4. **Fix.** :func:`positioning.multilaterate` solves all tags at once, bounded by the level's
+   outline. With ``wall_correction`` > 0 the wall losses between the first fix and each gateway
+   (from the plan) are partly added back to the RSSIs and the tags are solved again.
+5. **Track.** :class:`positioning.kalman.TrackBank` smooths each tag with a constant-velocity
+   Kalman filter, a speed gate and a parked mode; the result is kept inside the level.
+6. **Room.** :class:`positioning.rooms.RoomFilter` gives the room and its confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from floorplans.model import Site
+from floorplans.spatial import SiteIndex
+from gateway.canonical import Reading, ReadingBatch
+from positioning.kalman import MotionModel, TagFilterBank
+from positioning.levels import LevelFilter, LevelParams, level_scores
+from positioning.multilat import multilaterate
+from positioning.pathloss import combine_rssi, combined_sigma_db, rssi_to_range
+from positioning.radiomap import RadioMap, RadioMapParams
+from positioning.rooms import RoomFilter, RoomParams
+
+__all__ = ["EngineConfig", "EngineStats", "FixFrame", "StreamingEngine"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    """Window readings combined per tag–gateway pair (one entry per pair)."""
+
+    tag: npt.NDArray[np.int64]
+    gateway: npt.NDArray[np.int64]
+    rssi: npt.NDArray[np.float64]
+    range_m: npt.NDArray[np.float64]
+    tx_power: npt.NDArray[np.float64]
+    count: npt.NDArray[np.int64]
+
+
+def _combine_pairs(tag: npt.NDArray[np.int64], gw: npt.NDArray[np.int64],
+                   rssi: npt.NDArray[np.float64], rng: npt.NDArray[np.float64],
+                   txp: npt.NDArray[np.float64], n_gateways: int) -> _Pairs:
+    keys = tag * n_gateways + gw
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    ble = combine_rssi(keys, rssi[order])
+    uwb = combine_rssi(keys, rng[order], outlier_min_db=0.3)
+    starts = ble.start
+    tx = np.fmax.reduceat(txp[order], starts) if starts.size else np.zeros(0)
+    return _Pairs(tag=ble.key // n_gateways, gateway=ble.key % n_gateways, rssi=ble.rssi_dbm,
+                  range_m=uwb.rssi_dbm, tx_power=tx,
+                  count=np.maximum(ble.count, uwb.count).astype(np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Settings of the streaming engine (site defaults; gateways may override path loss).
+
+    Attributes:
+        tick_s: Seconds between fixes of an active tag.
+        window_s: Readings older than this (relative to the tick) are not used.
+        max_gateways: At most this many gateways (the strongest on the level) per fix.
+        tag_height_m: Assumed tag height above the floor.
+        rssi_1m_dbm: Default RSSI at 1 m for uncalibrated gateways and silent tags.
+        path_loss_exponent: Default log-distance exponent (walls folded in).
+        shadowing_sigma_db: Static shadowing of a link (dB), which averaging cannot remove.
+        fading_sigma_db: Reading-to-reading fading (dB), which averaging reduces.
+        uwb_bias_m: Subtracted from UWB ranges (two-way ranging reads long).
+        uwb_sigma_m: UWB range standard deviation.
+        wall_correction: Share (0..1) of the plan's wall loss added back before the second solve.
+        radio_map: Locate BLE tags on the plan-aware radio map (multilateration otherwise).
+        radio_map_params: Radio map tuning.
+        levels: Level filter tuning.
+        rooms: Room filter tuning.
+        tracks: Tracker tuning.
+    """
+
+    tick_s: float = 1.0
+    window_s: float = 5.0
+    max_gateways: int = 8
+    tag_height_m: float = 1.0
+    rssi_1m_dbm: float = -59.0
+    path_loss_exponent: float = 2.6
+    shadowing_sigma_db: float = 4.5
+    fading_sigma_db: float = 5.0
+    uwb_bias_m: float = 0.15
+    uwb_sigma_m: float = 0.08
+    wall_correction: float = 0.0
+    radio_map: bool = True
+    radio_map_params: RadioMapParams = field(default_factory=RadioMapParams)
+    levels: LevelParams = field(default_factory=LevelParams)
+    rooms: RoomParams = field(default_factory=RoomParams)
+    tracks: MotionModel = field(default_factory=MotionModel)
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters the service exposes as metrics."""
+
+    readings: int = 0
+    unknown_gateway: int = 0
+    late: int = 0
+    ticks: int = 0
+    fixes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FixFrame:
+    """The fixes of one tick, as columns (one entry per active tag)."""
+
+    ts: float
+    tag: tuple[str, ...]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    level: tuple[str | None, ...]
+    building: tuple[str | None, ...]
+    room: tuple[str | None, ...]
+    room_confidence: npt.NDArray[np.float64]
+    accuracy_m: npt.NDArray[np.float64]
+    moving: npt.NDArray[np.bool_]
+    n_gateways: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.tag)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One JSON-ready dict per fix: ``{ts, tag, x, y, level, room, room_confidence, ...}``."""
+        return [
+            {
+                "ts": round(float(self.ts), 3), "tag": self.tag[i], "x": round(float(self.x[i]), 3),
+                "y": round(float(self.y[i]), 3), "level": self.level[i], "room": self.room[i],
+                "room_confidence": round(float(self.room_confidence[i]), 4),
+                "accuracy_m": round(float(self.accuracy_m[i]), 3),
+                "building": self.building[i], "moving": bool(self.moving[i]),
+                "n_gateways": int(self.n_gateways[i]),
+            }
+            for i in range(len(self))
+        ]
+
+
+class _Tracks:
+    """A growable :class:`TagFilterBank` that restarts a tag's track when its level changes."""
+
+    def __init__(self, model: MotionModel) -> None:
+        self.bank = TagFilterBank(0, model)
+        self.level = np.zeros(0, dtype=np.int64)
+
+    def _grow(self, n: int) -> None:
+        old = self.bank
+        if n <= old.n_tags:
+            return
+        new = TagFilterBank(max(n, 2 * old.n_tags), old.model)
+        k = old.n_tags
+        new.x[:k], new.P[:k], new.t[:k] = old.x, old.P, old.t
+        new.mode[:k], new.counters[:k], new.still_since[:k] = (old.mode, old.counters,
+                                                                old.still_since)
+        self.bank = new
+        level = np.full(new.n_tags, -1, dtype=np.int64)
+        level[:k] = self.level
+        self.level = level
+
+    def update(self, rows: npt.NDArray[np.int64], t: float, x: npt.NDArray[np.float64],
+               y: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
+               level: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64],
+                                                      npt.NDArray[np.float64],
+                                                      npt.NDArray[np.float64],
+                                                      npt.NDArray[np.bool_]]:
+        if rows.size == 0:
+            z = np.zeros(0)
+            return z, z, z, np.zeros(0, np.bool_)
+        self._grow(int(rows.max()) + 1)
+        moved = self.level[rows] != level
+        self.bank.t[rows[moved]] = np.nan  # a new track starts at the next fix
+        self.level[rows] = level
+        out = self.bank.step(rows, np.full(rows.size, t), np.column_stack([x, y]),
+                             np.maximum(acc, 0.2) / 2.4477)
+        return out.xy[:, 0].copy(), out.xy[:, 1].copy(), out.accuracy_m, out.moving
+
+
+class StreamingEngine:
+    """Causal, tick-driven positioning of many tags against one site.
+
+    Args:
+        site: The floor plan (gateways, levels, rooms, walls).
+        config: Engine settings.
+        index: A prebuilt spatial index of ``site`` (built when omitted).
+    """
+
+    def __init__(self, site: Site, config: EngineConfig | None = None,
+                 index: SiteIndex | None = None) -> None:
+        self.site = site
+        self.config = cfg = config or EngineConfig()
+        self.index = index or SiteIndex(site)
+        self.stats = EngineStats()
+        gws = site.gateways
+        self._gw_pos = {g.id: i for i, g in enumerate(gws)}
+        self._gw_level = np.array([self.index.level_index(g.level) for g in gws], dtype=np.int64)
+        self._gw_xyz = np.array([[g.x, g.y, g.height_m] for g in gws], dtype=np.float64
+                                ).reshape(-1, 3)
+        self._gw_rssi_1m = np.array([np.nan if g.rssi_1m is None else g.rssi_1m for g in gws])
+        self._gw_n = np.array([cfg.path_loss_exponent if g.path_loss_exponent is None
+                               else g.path_loss_exponent for g in gws])
+        outline_bounds = [lv.outline.bounds for lv in site.levels]
+        self._level_box = np.array(outline_bounds, dtype=np.float64).reshape(-1, 4)
+        self._level_building = tuple(lv.building for lv in site.levels)
+        self._levels = LevelFilter(len(site.levels), cfg.levels)
+        self._rooms = RoomFilter(self.index, cfg.rooms)
+        self._radio: RadioMap | None = None
+        if cfg.radio_map and site.rooms and gws:
+            offset = np.nan_to_num(self._gw_rssi_1m - cfg.rssi_1m_dbm)
+            xyz = self._gw_xyz
+            self._radio = RadioMap(self.index, xyz, self._gw_level, self._gw_n,
+                                   self._rooms.local_slots(),
+                                   replace(cfg.radio_map_params, tag_height_m=cfg.tag_height_m))
+            self._radio.fold_gateway_offsets(offset)
+        self._tracks = _Tracks(cfg.tracks)
+        self._tag_row: dict[str, int] = {}
+        self._tag_ids: list[str] = []
+        self._last_tick = -np.inf
+        self._buf: list[tuple[npt.NDArray[Any], ...]] = []
+
+    # ------------------------------------------------------------------ input
+    def _rows_of(self, tags: Iterable[str]) -> npt.NDArray[np.int64]:
+        rows = []
+        for t in tags:
+            r = self._tag_row.get(t)
+            if r is None:
+                r = self._tag_row[t] = len(self._tag_ids)
+                self._tag_ids.append(t)
+            rows.append(r)
+        return np.asarray(rows, dtype=np.int64)
+
+    def add_batch(self, batch: ReadingBatch) -> None:
+        """Queue a batch of readings; unknown gateways are counted and dropped."""
+        n = len(batch)
+        if n == 0:
+            return
+        self.stats.readings += n
+        gw_map = np.array([self._gw_pos.get(g, -1) for g in batch.gateway_ids], dtype=np.int64)
+        gw = gw_map[batch.gateway] if gw_map.size else np.full(n, -1, np.int64)
+        known = gw >= 0
+        self.stats.unknown_gateway += int(n - known.sum())
+        late = batch.ts <= self._last_tick - self.config.window_s
+        self.stats.late += int((late & known).sum())
+        keep = known & ~late
+        if not keep.any():
+            return
+        tag_rows = self._rows_of(batch.tag_ids)[batch.tag[keep]]
+        self._buf.append((batch.ts[keep], tag_rows, gw[keep], batch.rssi[keep],
+                          batch.range_m[keep], batch.tx_power[keep]))
+
+    def add(self, readings: Iterable[Reading]) -> None:
+        """Queue canonical readings (see :meth:`add_batch`)."""
+        self.add_batch(ReadingBatch.from_readings(list(readings)))
+
+    # ------------------------------------------------------------------ tick
+    def _window(self, t: float) -> tuple[npt.NDArray[Any], ...] | None:
+        if not self._buf:
+            return None
+        cols = tuple(np.concatenate(c) for c in zip(*self._buf, strict=True))
+        ts = cols[0]
+        keep = ts > t - self.config.window_s
+        self._buf = [tuple(c[keep] for c in cols)] if keep.any() else []
+        use = keep & (ts <= t)
+        if not use.any():
+            return None
+        return tuple(c[use] for c in cols)
+
+    def tick(self, t: float) -> FixFrame:
+        """Compute the fixes at time ``t`` from the readings queued so far (up to ``t``)."""
+        cfg = self.config
+        dt = cfg.tick_s if not np.isfinite(self._last_tick) else max(t - self._last_tick, 0.0)
+        self._last_tick = t
+        self.stats.ticks += 1
+        win = self._window(t)
+        if win is None:
+            return self._empty(t)
+        _ts, tag, gw, rssi, rng, txp = win
+        pairs = _combine_pairs(tag, gw, rssi, rng, txp, max(len(self.site.gateways), 1))
+        rows, inv = np.unique(pairs.tag, return_inverse=True)
+        m = rows.size
+        n_levels = len(self.site.levels)
+        plevel = self._gw_level[pairs.gateway]
+        # UWB pairs vote for their level like a strong BLE reading at that distance would.
+        strength = np.where(np.isnan(pairs.rssi),
+                            -40.0 - 20.0 * np.log10(np.maximum(pairs.range_m, 0.1)), pairs.rssi)
+        scores = level_scores(inv, plevel, strength, m, n_levels,
+                              top=cfg.levels.top, floor_dbm=cfg.levels.floor_dbm)
+        heard = np.zeros((m, n_levels), dtype=np.bool_)
+        heard[inv, plevel] = True
+        level, _level_p = self._levels.update(rows, scores, heard)
+        # Ranges of the pairs on each tag's level, strongest first, at most K per tag.
+        on_level = plevel == level[inv]
+        rng_m, sig_m = self._ranges(pairs.gateway, pairs.rssi, pairs.range_m, pairs.tx_power,
+                                    pairs.count)
+        sel = np.flatnonzero(on_level & np.isfinite(rng_m))
+        order = sel[np.lexsort((-strength[sel], inv[sel]))]
+        k = cfg.max_gateways
+        first = np.searchsorted(inv[order], np.arange(m))
+        rank = np.arange(order.size) - first[inv[order]]
+        order = order[rank < k]
+        slot = rank[rank < k]
+        anchors = np.full((m, k, 3), np.nan)
+        ranges = np.full((m, k), np.nan)
+        sigmas = np.ones((m, k))
+        ti = inv[order]
+        anchors[ti, slot] = self._gw_xyz[pairs.gateway[order]]
+        ranges[ti, slot] = rng_m[order]
+        sigmas[ti, slot] = sig_m[order]
+        bounds = self._level_box[level]
+        fixes = multilaterate(anchors, ranges, sigmas, z=cfg.tag_height_m, bounds=bounds)
+        xy, acc = fixes.xy, fixes.accuracy_m
+        if cfg.wall_correction > 0.0:
+            xy, acc = self._wall_corrected(level, xy, acc, anchors, ranges, sigmas, pairs, order,
+                                           ti, slot, bounds)
+        n_used = fixes.n_used
+        emission = None
+        if self._radio is not None:
+            xy, acc, emission, n_used = self._radio_fix(level, inv, pairs, on_level, xy, acc,
+                                                        n_used)
+        ok = np.isfinite(xy[:, 0])
+        rows, level, xy, acc, n_used = rows[ok], level[ok], xy[ok], acc[ok], n_used[ok]
+        tx, ty, tacc, moving = self._tracks.update(rows, t, xy[:, 0], xy[:, 1], acc, level)
+        tx, ty = self._inside(level, tx, ty)
+        room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, dt,
+                                        None if emission is None else emission[ok])
+        self.stats.fixes += int(rows.size)
+        room_ids = self.index.room_ids
+        return FixFrame(
+            ts=t,
+            tag=tuple(self._tag_ids[r] for r in rows),
+            x=tx, y=ty,
+            level=tuple(self.index.level_ids[v] for v in level),
+            building=tuple(self._level_building[v] for v in level),
+            room=tuple(room_ids[v] if v >= 0 else None for v in room),
+            room_confidence=conf, accuracy_m=tacc, moving=moving,
+            n_gateways=n_used.astype(np.int64),
+        )
+
+    def _ranges(self, gw: npt.NDArray[np.int64], rssi: npt.NDArray[np.float64],
+                rng: npt.NDArray[np.float64], txp: npt.NDArray[np.float64],
+                count: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64],
+                                                         npt.NDArray[np.float64]]:
+        cfg = self.config
+        r1 = self._gw_rssi_1m[gw]
+        r1 = np.where(np.isnan(r1), np.where(np.isnan(txp), cfg.rssi_1m_dbm, txp), r1)
+        ble_r, ble_s = rssi_to_range(np.where(np.isnan(rssi), r1, rssi), r1, self._gw_n[gw],
+                                     self._sigma_db(count))
+        uwb = ~np.isnan(rng)
+        out_r = np.where(uwb, np.maximum(rng - cfg.uwb_bias_m, 0.0), ble_r)
+        out_s = np.where(uwb, cfg.uwb_sigma_m, ble_s)
+        out_r = np.where(uwb | ~np.isnan(rssi), out_r, np.nan)
+        return out_r, out_s
+
+    def _radio_fix(self, level: npt.NDArray[np.int64], inv: npt.NDArray[np.int64], pairs: _Pairs,
+                   on_level: npt.NDArray[np.bool_], xy: npt.NDArray[np.float64],
+                   acc: npt.NDArray[np.float64], n_used: npt.NDArray[np.int64]
+                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                              npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Replace BLE tags' multilateration fixes by the radio map's (UWB tags keep theirs)."""
+        assert self._radio is not None
+        cfg = self.config
+        m = level.shape[0]
+        sel = np.flatnonzero(on_level & ~np.isnan(pairs.rssi))
+        sel = sel[np.argsort(inv[sel], kind="stable")]
+        ptr = np.searchsorted(inv[sel], np.arange(m + 1)).astype(np.int64)
+        prior = np.full(m, cfg.rssi_1m_dbm)
+        txp = pairs.tx_power[sel]
+        has = ~np.isnan(txp)
+        prior[inv[sel][has]] = txp[has]
+        res = self._radio.locate(level, ptr, pairs.gateway[sel], pairs.rssi[sel],
+                                 self._sigma_db(pairs.count[sel]), prior, self._rooms.width)
+        uwb = np.zeros(m, dtype=np.bool_)
+        uwb[inv[~np.isnan(pairs.range_m)]] = True
+        use = np.isfinite(res.xy[:, 0]) & ~uwb
+        xy = np.where(use[:, None], res.xy, xy)
+        acc = np.where(use, res.accuracy_m, acc)
+        heard = np.diff(ptr)
+        n_used = np.where(use, heard, n_used)
+        emission = np.where(use[:, None], res.room_prob, 0.0)
+        return xy, acc, emission, n_used.astype(np.int64)
+
+    def _sigma_db(self, count: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        cfg = self.config
+        return np.nan_to_num(combined_sigma_db(np.maximum(count, 1), cfg.shadowing_sigma_db,
+                                               cfg.fading_sigma_db), nan=cfg.shadowing_sigma_db)
+
+    def _wall_corrected(self, level: npt.NDArray[np.int64], xy: npt.NDArray[np.float64],
+                        acc: npt.NDArray[np.float64], anchors: npt.NDArray[np.float64],
+                        ranges: npt.NDArray[np.float64], sigmas: npt.NDArray[np.float64],
+                        pairs: Any, order: npt.NDArray[np.int64], ti: npt.NDArray[np.int64],
+                        slot: npt.NDArray[np.int64], bounds: npt.NDArray[np.float64]
+                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        cfg = self.config
+        loss = np.zeros(ranges.shape)
+        fx = np.repeat(xy[:, 0:1], ranges.shape[1], axis=1)
+        fy = np.repeat(xy[:, 1:2], ranges.shape[1], axis=1)
+        used = np.isfinite(ranges) & np.isfinite(fx)
+        for lv in np.unique(level):
+            mask = used & (level[:, None] == lv)
+            if mask.any():
+                loss[mask] = self.index.wall_loss_db(int(lv), fx[mask], fy[mask],
+                                                     anchors[..., 0][mask], anchors[..., 1][mask])
+        ble = np.isnan(pairs.range_m[order])
+        corr_rssi = pairs.rssi[order] + cfg.wall_correction * loss[ti, slot]
+        gw = pairs.gateway[order]
+        r1 = self._gw_rssi_1m[gw]
+        r1 = np.where(np.isnan(r1), np.where(np.isnan(pairs.tx_power[order]), cfg.rssi_1m_dbm,
+                                             pairs.tx_power[order]), r1)
+        new_r, new_s = rssi_to_range(np.where(ble, corr_rssi, r1), r1, self._gw_n[gw],
+                                     self._sigma_db(pairs.count[order]))
+        r2, s2 = ranges.copy(), sigmas.copy()
+        r2[ti[ble], slot[ble]] = new_r[ble]
+        s2[ti[ble], slot[ble]] = new_s[ble]
+        fixes = multilaterate(anchors, r2, s2, z=cfg.tag_height_m, bounds=bounds)
+        good = np.isfinite(fixes.xy[:, 0])
+        return np.where(good[:, None], fixes.xy, xy), np.where(good, fixes.accuracy_m, acc)
+
+    def _inside(self, level: npt.NDArray[np.int64], x: npt.NDArray[np.float64],
+                y: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
+                                                     npt.NDArray[np.float64]]:
+        x, y = x.copy(), y.copy()
+        for lv in np.unique(level):
+            mask = level == lv
+            x[mask], y[mask] = self.index.nearest_point_inside(int(lv), x[mask], y[mask])
+        return x, y
+
+    def _empty(self, t: float) -> FixFrame:
+        z = np.zeros(0)
+        return FixFrame(t, (), z, z, (), (), (), z, z, np.zeros(0, np.bool_),
+                        np.zeros(0, np.int64))
+
+    # ------------------------------------------------------------------ offline driver
+    def run(self, readings: Iterable[Reading], *, batch_size: int = 20000) -> Iterator[FixFrame]:
+        """Feed time-ordered readings and yield the fixes of every tick (causal).
+
+        Ticks fall on multiples of ``tick_s``; a tick is computed once the stream has passed
+        it, using only readings stamped at or before it.
+        """
+        step = self.config.tick_s
+        pending: list[Reading] = []
+        next_tick: float | None = None
+        for r in readings:
+            if next_tick is None:
+                next_tick = float((np.floor(r.ts / step) + 1.0) * step)
+            if r.ts > next_tick:
+                if pending:
+                    self.add(pending)
+                    pending = []
+                while r.ts > next_tick:
+                    frame = self.tick(next_tick)
+                    if len(frame):
+                        yield frame
+                    next_tick += step
+            pending.append(r)
+            if len(pending) >= batch_size:
+                self.add(pending)
+                pending = []
+        if pending:
+            self.add(pending)
+        if next_tick is not None:
+            frame = self.tick(next_tick)
+            if len(frame):
+                yield frame

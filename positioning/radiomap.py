@@ -1,0 +1,334 @@
+"""A model-based radio map: which cells of a level explain a tag's readings best.
+
+Multilateration throws away what the floor plan knows: the walls between a tag and each
+gateway, and the gateways that did *not* hear the tag. The radio map keeps both. Every level is
+covered by cells (``cell_m`` apart, only inside rooms); for every cell *c* and gateway *g* on the
+level the plan predicts the path loss
+
+.. math::
+
+    L_{cg} = 10\\,n_g \\log_{10} d_{cg} + W_{cg}
+
+with the 3-D distance :math:`d` and the nominal attenuation :math:`W` of the plan's walls
+crossed (:meth:`floorplans.spatial.SiteIndex.wall_loss_db`). A tag's received power is
+:math:`r_g = P - L_{cg} + \\epsilon`, with its unknown transmit power :math:`P` (prior
+:math:`N(P_0, \\tau^2)`, :math:`P_0` the gateway calibration or the tag's advertised
+``tx_power``) and :math:`\\epsilon \\sim N(0, \\sigma_g^2)`. For each candidate cell the kernel
+profiles :math:`P` out (its posterior mode given the heard gateways) and scores
+
+.. math::
+
+    \\ell_c = -\\sum_{heard} \\rho((r_g - \\hat P_c + L_{cg}) / \\sigma_g)
+              - (\\hat P_c - P_0)^2 / (2\\tau^2)
+              + \\sum_{silent} \\log \\Phi((s - \\hat P_c + L_{cg}) / \\sigma_m)
+
+with a Huber :math:`\\rho` (a reflection pulls with bounded force), the receiver sensitivity
+:math:`s`, and "silent" meaning a gateway of the level near the tag that heard nothing in the
+window. Candidate cells are those within ``radius_m`` of the strongest gateway heard. The
+posterior over cells (tempered by ``temper`` because shadowing is correlated in space and time)
+gives a position (its mean), an accuracy (95 % radius of its spread) and, summed per room, the
+room likelihoods the room filter uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+from floorplans.spatial import SiteIndex
+
+__all__ = ["RadioMap", "RadioMapParams", "RadioMapResult"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class RadioMapParams:
+    """Tuning of the radio map.
+
+    Attributes:
+        cell_m: Grid spacing of candidate cells.
+        radius_m: Candidate cells lie within this distance of the strongest gateway heard.
+        sensitivity_dbm: Receiver sensitivity (a gateway predicted far above it should hear).
+        silent_sigma_db: Spread of the non-detection term.
+        power_prior_sd_db: Standard deviation of the tag's transmit power about its prior.
+        huber_k: Huber threshold in sigmas.
+        temper: Exponent applied to the likelihood (< 1: correlated shadowing).
+        tag_height_m: Height of a tag above the floor.
+    """
+
+    cell_m: float = 1.0
+    radius_m: float = 30.0
+    sensitivity_dbm: float = -95.0
+    silent_sigma_db: float = 6.0
+    power_prior_sd_db: float = 5.0
+    huber_k: float = 2.0
+    temper: float = 0.5
+    tag_height_m: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RadioMapResult:
+    """Per-tag output of :meth:`RadioMap.locate` (rows as given)."""
+
+    xy: FloatArray
+    accuracy_m: FloatArray
+    room_prob: FloatArray  # (M, max rooms on a level), local room slots of the tag's level
+    n_cells: IntArray
+
+
+class RadioMap:
+    """Predicted path loss from every gateway to every in-room cell of every level.
+
+    Args:
+        index: Spatial index of the site (rooms, walls).
+        gateway_xyz: (G, 3) gateway x, y and height above its floor.
+        gateway_level: (G,) level index of each gateway.
+        path_loss_exponent: (G,) exponent per gateway.
+        room_slot: (R,) local slot of each room on its level (see RoomFilter).
+        params: Tuning.
+    """
+
+    def __init__(self, index: SiteIndex, gateway_xyz: FloatArray, gateway_level: IntArray,
+                 path_loss_exponent: FloatArray, room_slot: IntArray,
+                 params: RadioMapParams | None = None) -> None:
+        self.params = p = params or RadioMapParams()
+        self.index = index
+        n_levels = len(index.level_ids)
+        cells_x: list[FloatArray] = []
+        cells_y: list[FloatArray] = []
+        cells_slot: list[IntArray] = []
+        gw_local = np.full(gateway_level.shape[0], -1, dtype=np.int64)
+        level_cells = np.zeros(n_levels + 1, dtype=np.int64)
+        level_gws: list[IntArray] = []
+        loss_blocks: list[npt.NDArray[np.float64]] = []
+        loss_ptr = np.zeros(n_levels + 1, dtype=np.int64)
+        level_ng = np.zeros(n_levels, dtype=np.int64)
+        for lv in range(n_levels):
+            x, y, room = self._cells(lv)
+            gws = np.flatnonzero(gateway_level == lv).astype(np.int64)
+            gw_local[gws] = np.arange(gws.size)
+            level_gws.append(gws)
+            level_ng[lv] = gws.size
+            cells_x.append(x)
+            cells_y.append(y)
+            cells_slot.append(room_slot[room])
+            level_cells[lv + 1] = level_cells[lv] + x.size
+            loss = np.zeros((x.size, gws.size))
+            for j, g in enumerate(gws):
+                gx, gy, gz = gateway_xyz[g]
+                d = np.sqrt((x - gx) ** 2 + (y - gy) ** 2 + (gz - p.tag_height_m) ** 2)
+                walls = index.wall_loss_db(lv, x, y, np.full(x.size, gx), np.full(x.size, gy))
+                loss[:, j] = 10.0 * path_loss_exponent[g] * np.log10(np.maximum(d, 0.3)) + walls
+            loss_blocks.append(loss.ravel())
+            loss_ptr[lv + 1] = loss_ptr[lv] + loss.size
+        self.cell_x = np.concatenate(cells_x) if cells_x else np.zeros(0)
+        self.cell_y = np.concatenate(cells_y) if cells_y else np.zeros(0)
+        self.cell_slot = np.concatenate(cells_slot).astype(np.int64) if cells_slot else np.zeros(
+            0, np.int64)
+        self.level_cells = level_cells
+        self.loss = np.concatenate(loss_blocks) if loss_blocks else np.zeros(0)
+        self.loss_ptr = loss_ptr
+        self.level_ng = level_ng
+        self.gw_local = gw_local
+        self.gw_level = gateway_level.astype(np.int64)
+        self.gw_xy = np.ascontiguousarray(gateway_xyz[:, :2])
+
+    def fold_gateway_offsets(self, offset_db: FloatArray) -> None:
+        """Fold per-gateway receive offsets (calibrated ``rssi_1m`` minus the site default,
+        in dB) into the predicted losses, so a hot or deaf receiver is not mistaken for a
+        nearer or farther tag."""
+        for lv in range(self.level_ng.shape[0]):
+            ng = int(self.level_ng[lv])
+            if ng == 0:
+                continue
+            block = self.loss[self.loss_ptr[lv]:self.loss_ptr[lv + 1]].reshape(-1, ng)
+            # (a view: the subtraction below updates self.loss in place)
+            gws = np.flatnonzero(self.gw_level == lv)
+            block -= offset_db[gws][None, :]
+
+    def _cells(self, lv: int) -> tuple[FloatArray, FloatArray, IntArray]:
+        """Cell centres inside the rooms of a level, plus one point per room too small."""
+        step = self.params.cell_m
+        site = self.index.site
+        lid = self.index.level_ids[lv]
+        rooms = [i for i, r in enumerate(site.rooms) if r.level == lid]
+        if not rooms:
+            return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+        x0, y0, x1, y1 = site.levels[lv].outline.bounds
+        mx, my = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1, step))
+        gx, gy = mx.ravel(), my.ravel()
+        room = self.index.room_at(gx, gy, lv)
+        keep = room >= 0
+        xs, ys, rs = [gx[keep]], [gy[keep]], [room[keep].astype(np.int64)]
+        present = set(np.unique(room[keep]).tolist())
+        for i in rooms:
+            if i not in present:
+                pt = site.rooms[i].polygon.representative_point()
+                xs.append(np.array([pt.x]))
+                ys.append(np.array([pt.y]))
+                rs.append(np.array([i], dtype=np.int64))
+        return np.concatenate(xs), np.concatenate(ys), np.concatenate(rs)
+
+    def locate(self, level: IntArray, pair_ptr: IntArray, pair_gw: IntArray,
+               pair_rssi: FloatArray, pair_sigma: FloatArray, power_prior: FloatArray,
+               width: int) -> RadioMapResult:
+        """Score the cells of each tag's level against its combined readings.
+
+        Args:
+            level: (M,) level index of each tag.
+            pair_ptr: (M+1,) tag m's pairs are ``pair_ptr[m]:pair_ptr[m+1]``.
+            pair_gw: gateway index of each pair (gateways on other levels are ignored).
+            pair_rssi: combined RSSI of each pair (dBm).
+            pair_sigma: its standard deviation (dB).
+            power_prior: (M,) prior transmit power (RSSI at 1 m) of each tag.
+            width: Room slots per level (columns of ``room_prob``).
+
+        Returns:
+            Position, accuracy and room probabilities; NaN position where no cell qualified.
+        """
+        p = self.params
+        m = level.shape[0]
+        xy = np.full((m, 2), np.nan)
+        acc = np.full(m, np.nan)
+        room_prob = np.zeros((m, max(width, 1)))
+        n_cells = np.zeros(m, dtype=np.int64)
+        _locate_kernel(
+            np.ascontiguousarray(level, np.int64), np.ascontiguousarray(pair_ptr, np.int64),
+            np.ascontiguousarray(pair_gw, np.int64), np.ascontiguousarray(pair_rssi, np.float64),
+            np.ascontiguousarray(pair_sigma, np.float64),
+            np.ascontiguousarray(power_prior, np.float64), self.gw_level, self.gw_local,
+            self.gw_xy, self.level_cells, self.level_ng, self.loss_ptr, self.loss, self.cell_x,
+            self.cell_y, self.cell_slot, p.radius_m, p.sensitivity_dbm, p.silent_sigma_db,
+            p.power_prior_sd_db, p.huber_k, p.temper, xy, acc, room_prob, n_cells)
+        return RadioMapResult(xy, acc, room_prob, n_cells)
+
+
+@njit(cache=True, nogil=True)
+def _log_phi(z: float) -> float:
+    # log of the standard normal CDF, stable in the far left tail
+    if z > -5.0:
+        return math.log(max(0.5 * math.erfc(-z / math.sqrt(2.0)), 1e-300))
+    return -0.5 * z * z - math.log(-z) - 0.9189385332046727
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_xy,  # type: ignore[no-untyped-def]
+                   level_cells, level_ng, loss_ptr, loss, cx, cy, cslot, radius, sens, sil_sd,
+                   prior_sd, huber_k, temper, XY, ACC, ROOM, NC):
+    m = level.shape[0]
+    for t in prange(m):
+        lv = level[t]
+        c0 = level_cells[lv]
+        c1 = level_cells[lv + 1]
+        ng = level_ng[lv]
+        if c1 == c0 or ng == 0:
+            continue
+        lo = ptr[t]
+        hi = ptr[t + 1]
+        # heard gateways on this level
+        heard = np.full(ng, -1, dtype=np.int64)
+        best = -1
+        best_r = -1e300
+        for k in range(lo, hi):
+            g = pgw[k]
+            if gw_level[g] != lv or prssi[k] != prssi[k]:
+                continue
+            heard[gw_local[g]] = k
+            if prssi[k] > best_r:
+                best_r = prssi[k]
+                best = g
+        if best < 0:
+            continue
+        bx = gw_xy[best, 0]
+        by = gw_xy[best, 1]
+        # silent gateways: on the level, within reach of the candidate area
+        silent = np.zeros(ng, dtype=np.bool_)
+        base_g = 0
+        for g in range(gw_level.shape[0]):
+            if gw_level[g] == lv:
+                j = gw_local[g]
+                if heard[j] < 0:
+                    dx = gw_xy[g, 0] - bx
+                    dy = gw_xy[g, 1] - by
+                    silent[j] = dx * dx + dy * dy < (2.0 * radius) ** 2
+                base_g += 1
+        w0 = 1.0 / (prior_sd * prior_sd)
+        n = c1 - c0
+        ll = np.full(n, -np.inf)
+        for c in range(n):
+            ci = c0 + c
+            dx = cx[ci] - bx
+            dy = cy[ci] - by
+            if dx * dx + dy * dy > radius * radius:
+                continue
+            row = loss_ptr[lv] + c * ng
+            # profile the transmit power: weighted mean of (r + L) with the prior
+            sw = w0
+            swv = w0 * prior[t]
+            for j in range(ng):
+                k = heard[j]
+                if k >= 0:
+                    w = 1.0 / (psig[k] * psig[k])
+                    sw += w
+                    swv += w * (prssi[k] + loss[row + j])
+            P = swv / sw
+            s = -0.5 * w0 * (P - prior[t]) ** 2
+            for j in range(ng):
+                k = heard[j]
+                if k >= 0:
+                    u = abs(prssi[k] - P + loss[row + j]) / psig[k]
+                    if u <= huber_k:
+                        s -= 0.5 * u * u
+                    else:
+                        s -= huber_k * (u - 0.5 * huber_k)
+                elif silent[j]:
+                    s += _log_phi((sens - P + loss[row + j]) / sil_sd)
+            ll[c] = s * temper
+        mx = -np.inf
+        for c in range(n):
+            if ll[c] > mx:
+                mx = ll[c]
+        if mx == -np.inf:
+            continue
+        tot = 0.0
+        sx = 0.0
+        sy = 0.0
+        cnt = 0
+        for c in range(n):
+            if ll[c] == -np.inf:
+                continue
+            w = math.exp(ll[c] - mx)
+            ll[c] = w
+            tot += w
+            sx += w * cx[c0 + c]
+            sy += w * cy[c0 + c]
+            cnt += 1
+        mxp = sx / tot
+        myp = sy / tot
+        vxx = 0.0
+        vyy = 0.0
+        vxy = 0.0
+        for c in range(n):
+            w = ll[c]
+            if w == -np.inf or w == 0.0:
+                continue
+            w /= tot
+            dx = cx[c0 + c] - mxp
+            dy = cy[c0 + c] - myp
+            vxx += w * dx * dx
+            vyy += w * dy * dy
+            vxy += w * dx * dy
+            ROOM[t, cslot[c0 + c]] += w
+        tr = 0.5 * (vxx + vyy)
+        det = vxx * vyy - vxy * vxy
+        lam = tr + math.sqrt(max(tr * tr - det, 0.0))
+        XY[t, 0] = mxp
+        XY[t, 1] = myp
+        ACC[t] = 2.4477 * math.sqrt(max(lam, 0.0)) + 0.5
+        NC[t] = cnt

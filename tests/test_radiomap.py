@@ -1,0 +1,105 @@
+"""Radio map kernel against a plain NumPy reference, and its behaviour on a walled plan."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from shapely.geometry import LineString, box
+
+from floorplans.model import Building, Gateway, Level, Opening, Room, Site, Wall
+from floorplans.spatial import SiteIndex
+from positioning.radiomap import RadioMap, RadioMapParams
+from positioning.rooms import RoomFilter
+
+
+@pytest.fixture(scope="module")
+def plan() -> tuple[SiteIndex, RadioMap, np.ndarray]:
+    site = Site.build(
+        id="t", name="t", buildings=[Building("b", "B")],
+        levels=[Level("L0", "b", 0, "0", 0.0, 4.0, box(0, 0, 20, 10))],
+        rooms=[Room("A", "L0", "A", "patient_room", box(0, 5, 10, 10)),
+               Room("B", "L0", "B", "equipment_storage", box(10, 5, 20, 10)),
+               Room("C", "L0", "C", "corridor", box(0, 0, 20, 5))],
+        walls=[Wall("w1", "L0", LineString([(0, 5), (20, 5)]), "concrete", 10.0),
+               Wall("w2", "L0", LineString([(10, 5), (10, 10)]), "drywall", 3.0)],
+        openings=[Opening("dA", "L0", LineString([(4, 5), (5, 5)])),
+                  Opening("dB", "L0", LineString([(14, 5), (15, 5)]))],
+        gateways=[Gateway("g1", "L0", 3.0, 2.5), Gateway("g2", "L0", 17.0, 2.5),
+                  Gateway("g3", "L0", 15.0, 8.0)],
+    )
+    index = SiteIndex(site)
+    xyz = np.array([[g.x, g.y, g.height_m] for g in site.gateways])
+    rooms = RoomFilter(index)
+    rmap = RadioMap(index, xyz, np.zeros(3, np.int64), np.full(3, 2.0), rooms.local_slots(),
+                    RadioMapParams(cell_m=1.0, radius_m=30.0))
+    return index, rmap, xyz
+
+
+def reference(index, rmap, xyz, rssi, sigma, prior, p: RadioMapParams):
+    """Plain NumPy version of the radio-map likelihood for one tag on level 0."""
+    cx, cy, slot = rmap.cell_x, rmap.cell_y, rmap.cell_slot
+    heard = ~np.isnan(rssi)
+    best = int(np.nanargmax(rssi))
+    near = (cx - xyz[best, 0]) ** 2 + (cy - xyz[best, 1]) ** 2 <= p.radius_m ** 2
+    d = np.sqrt((cx[:, None] - xyz[None, :, 0]) ** 2 + (cy[:, None] - xyz[None, :, 1]) ** 2
+                + (xyz[None, :, 2] - p.tag_height_m) ** 2)
+    walls = np.stack([index.wall_loss_db(0, cx, cy, np.full(cx.size, g[0]), np.full(cx.size, g[1]))
+                      for g in xyz], axis=1)
+    loss = 20.0 * np.log10(np.maximum(d, 0.3)) + walls
+    w = np.where(heard, 1 / sigma**2, 0.0)
+    w0 = 1 / p.power_prior_sd_db**2
+    P = (w0 * prior + np.nansum(w * (np.nan_to_num(rssi) + loss), axis=1)) / (w0 + w.sum())
+    u = np.abs(np.nan_to_num(rssi) - P[:, None] + loss) / sigma
+    rho = np.where(u <= p.huber_k, 0.5 * u**2, p.huber_k * (u - 0.5 * p.huber_k))
+    ll = -0.5 * w0 * (P - prior) ** 2 - np.where(heard, rho, 0).sum(axis=1)
+    gd = np.hypot(xyz[:, 0] - xyz[best, 0], xyz[:, 1] - xyz[best, 1])
+    silent = ~heard & (gd < 2 * p.radius_m)
+    z = (p.sensitivity_dbm - P[:, None] + loss) / p.silent_sigma_db
+    logphi = np.vectorize(lambda v: math.log(max(0.5 * math.erfc(-v / math.sqrt(2)), 1e-300))
+                          if v > -5 else -0.5 * v * v - math.log(-v) - 0.9189385332046727)(z)
+    ll += np.where(silent, logphi, 0).sum(axis=1)
+    ll = np.where(near, ll * p.temper, -np.inf)
+    post = np.exp(ll - ll.max())
+    post /= post.sum()
+    xy = np.array([post @ cx, post @ cy])
+    room = np.bincount(slot, weights=post, minlength=3)
+    return xy, room
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_kernel_matches_numpy_reference(plan, case: int) -> None:
+    index, rmap, xyz = plan
+    rng = np.random.default_rng(case)
+    rssi = rng.uniform(-90, -55, size=3)
+    if case % 3 == 0:
+        rssi[case % 3 + 1] = np.nan  # one gateway silent
+    sigma = rng.uniform(3, 7, size=3)
+    prior = -59.0 + case
+    res = rmap.locate(np.array([0]), np.array([0, 3]), np.arange(3), rssi, sigma,
+                      np.array([prior]), 3)
+    ref_xy, ref_room = reference(index, rmap, xyz, rssi, sigma, prior, rmap.params)
+    assert np.allclose(res.xy[0], ref_xy, atol=1e-9)
+    assert np.allclose(res.room_prob[0, :3], ref_room, atol=1e-9)
+
+
+def test_concrete_wall_and_silence_put_the_tag_in_the_right_room(plan) -> None:
+    index, rmap, _xyz = plan
+    # Strong in-room gateway g3, corridor gateways weak: the tag is in B (storage).
+    res = rmap.locate(np.array([0]), np.array([0, 3]), np.arange(3),
+                      np.array([-88.0, -80.0, -63.0]), np.full(3, 5.0), np.array([-59.0]), 3)
+    slots = RoomFilter(index).local_slots()
+    assert res.room_prob[0, slots[1]] > 0.8
+    # Only the corridor gateway g1 hears it, loudly; g2 and g3 are silent: corridor, west end.
+    res = rmap.locate(np.array([0]), np.array([0, 1]), np.array([0]), np.array([-62.0]),
+                      np.array([5.0]), np.array([-59.0]), 3)
+    assert res.room_prob[0, slots[2]] > 0.8
+    assert res.xy[0, 0] < 8.0
+
+
+def test_no_gateway_heard_on_the_level_gives_nan(plan) -> None:
+    _index, rmap, _xyz = plan
+    res = rmap.locate(np.array([0]), np.array([0, 0]), np.zeros(0, np.int64), np.zeros(0),
+                      np.zeros(0), np.array([-59.0]), 3)
+    assert np.isnan(res.xy[0]).all() and res.room_prob[0].sum() == 0

@@ -1,0 +1,45 @@
+"""Stays open on entering a room, close on leaving it or on going silent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from positioning.engine import FixFrame
+from tracker.stays import StayTracker
+
+
+def frame(ts: float, rows: list[tuple[str, str | None, float]]) -> FixFrame:
+    n = len(rows)
+    z = np.zeros(n)
+    return FixFrame(ts, tuple(r[0] for r in rows), z, z, ("L1",) * n, ("A",) * n,
+                    tuple(r[1] for r in rows), np.array([r[2] for r in rows]), z,
+                    np.zeros(n, np.bool_), np.zeros(n, np.int64))
+
+
+def test_open_change_and_close() -> None:
+    st = StayTracker("site", asset_of=lambda tag, ts: f"asset-{tag}")
+    out = st.update(frame(100.0, [("t1", "R1", 0.9)]))
+    assert [(s.room, s.t_enter, s.t_exit, s.asset) for s in out] == [("R1", 100.0, None,
+                                                                       "asset-t1")]
+    assert st.update(frame(101.0, [("t1", "R1", 0.7)])) == []
+    out = st.update(frame(102.0, [("t1", "R2", 0.8)]))
+    assert [(s.room, s.t_enter, s.t_exit) for s in out] == [("R1", 100.0, 102.0),
+                                                            ("R2", 102.0, None)]
+    assert out[0].confidence == 0.8  # mean of 0.9 and 0.7
+
+
+def test_a_silent_tag_is_closed_at_its_last_fix() -> None:
+    st = StayTracker("site", stale_after_s=60.0)
+    st.update(frame(100.0, [("t1", "R1", 1.0), ("t2", "R5", 1.0)]))
+    st.update(frame(110.0, [("t1", "R1", 1.0), ("t2", "R5", 1.0)]))
+    out = st.update(frame(200.0, [("t2", "R5", 1.0)]))
+    assert [(s.tag, s.room, s.t_exit) for s in out] == [("t1", "R1", 110.0)]
+    assert [s.tag for s in st.open_stays()] == ["t2"]
+
+
+def test_leaving_into_no_room_closes_without_opening() -> None:
+    st = StayTracker("site")
+    st.update(frame(100.0, [("t1", "R1", 1.0)]))
+    out = st.update(frame(105.0, [("t1", None, 0.0)]))
+    assert [(s.room, s.t_exit) for s in out] == [("R1", 105.0)]
+    assert st.open_stays() == []
