@@ -1,0 +1,72 @@
+"""Levels and their SVG drawings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from floorplans.model import Site
+from tracker.api.deps import StateDep
+from tracker.api.errors import NotFoundError
+from tracker.api.schemas import LevelOut
+
+__all__ = ["level_projection", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["floorplans"])
+
+SVG_WIDTH_PX = 1200
+
+
+def level_projection(site: Site, level_id: str, width_px: int = SVG_WIDTH_PX
+                     ) -> tuple[float, float, float, float, float]:
+    """``(min_x, max_y, scale, offset_x, offset_y)`` of :func:`floorplans.render.
+    render_level_svg` for one level (mirrors its bounds: outline, rooms, gateways, 3 % pad)."""
+    from floorplans import render
+
+    level = site.level(level_id)
+    minx, miny, maxx, maxy = level.outline.bounds
+    for r in site.rooms_on(level_id):
+        b = r.polygon.bounds
+        minx, miny, maxx, maxy = min(minx, b[0]), min(miny, b[1]), max(maxx, b[2]), max(maxy,
+                                                                                       b[3])
+    for g in site.gateways_on(level_id):
+        minx, miny, maxx, maxy = min(minx, g.x), min(miny, g.y), max(maxx, g.x), max(maxy, g.y)
+    pad = 0.03 * max(maxx - minx, maxy - miny, 1.0)
+    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
+    scale = width_px / max(maxx - minx, 1.0)
+    return minx, maxy, scale, float(render._MARGIN), float(render._TITLE_H)
+
+
+@router.get("/levels", response_model=list[LevelOut], summary="Levels of the site")
+async def levels(state: StateDep) -> list[LevelOut]:
+    """Every level with its SVG URL and the metres-to-pixels mapping of that SVG."""
+    out = []
+    for lv in state.site.levels:
+        minx, maxy, scale, ox, oy = level_projection(state.site, lv.id)
+        out.append(LevelOut(id=lv.id, name=lv.name, building=lv.building,
+                            svg=f"/api/v1/floorplans/{lv.id}.svg", min_x=minx, max_y=maxy,
+                            scale=scale, offset_x=ox, offset_y=oy))
+    return out
+
+
+@router.get("/floorplans/{level_id}.svg", response_class=Response,
+            summary="A level drawn as SVG",
+            responses={200: {"content": {"image/svg+xml": {}}}, 404: {}})
+async def floorplan_svg(
+    state: StateDep, level_id: Annotated[str, Path(min_length=1, max_length=100)],
+) -> Response:
+    """The level's plan (rooms, walls, doors, gateways), cached after the first request."""
+    if not state.site.has_level(level_id):
+        raise NotFoundError(f"unknown level {level_id!r}")
+    key = f"svg:{level_id}"
+    svg = state.cache.get(key)
+    if svg is None:
+        from floorplans.render import render_level_svg
+
+        svg = await asyncio.to_thread(render_level_svg, state.site, level_id,
+                                      width_px=SVG_WIDTH_PX)
+        state.cache[key] = svg
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=300"})
