@@ -20,7 +20,13 @@ from shapely.ops import polylabel
 
 from floorplans.model import Level, Site
 
-__all__ = ["CATEGORY_GROUPS", "GroupStyle", "group_of", "render_level_svg"]
+__all__ = [
+    "CATEGORY_GROUPS",
+    "GroupStyle",
+    "group_of",
+    "level_projection",
+    "render_level_svg",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,35 @@ class _Proj:
         return " ".join(self.path(r.coords) + "Z" for r in rings)
 
 
+def _projection(site: Site, level_id: str, width_px: int) -> _Proj:
+    level = site.level(level_id)
+    minx, miny, maxx, maxy = level.outline.bounds
+    for r in site.rooms_on(level_id):
+        bx = r.polygon.bounds
+        minx, miny, maxx, maxy = min(minx, bx[0]), min(miny, bx[1]), max(maxx, bx[2]), max(
+            maxy, bx[3]
+        )
+    for g in site.gateways_on(level_id):
+        minx, miny, maxx, maxy = min(minx, g.x), min(miny, g.y), max(maxx, g.x), max(maxy, g.y)
+    pad = 0.03 * max(maxx - minx, maxy - miny, 1.0)
+    return _Proj((minx - pad, miny - pad, maxx + pad, maxy + pad), float(width_px))
+
+
+def level_projection(site: Site, level_id: str, width_px: int = 1200
+                     ) -> tuple[float, float, float, float, float]:
+    """How :func:`render_level_svg` maps local metres to SVG pixels for one level.
+
+    Returns:
+        ``(min_x, max_y, scale, offset_x, offset_y)``: pixel ``x = offset_x + (x - min_x) *
+        scale`` and ``y = offset_y + (max_y - y) * scale``.
+
+    Raises:
+        KeyError: Unknown level.
+    """
+    proj = _projection(site, level_id, width_px)
+    return proj.minx, proj.maxy, proj.scale, _MARGIN, _TITLE_H
+
+
 def render_level_svg(site: Site, level_id: str, *, width_px: int = 1200) -> str:
     """An SVG document drawing one level.
 
@@ -127,16 +162,7 @@ def render_level_svg(site: Site, level_id: str, *, width_px: int = 1200) -> str:
     doors = [o for o in site.openings if o.level == level_id]
     gateways = site.gateways_on(level_id)
     connectors = [c for c in site.connectors if level_id in c.levels]
-    minx, miny, maxx, maxy = level.outline.bounds
-    for r in rooms:
-        bx = r.polygon.bounds
-        minx, miny, maxx, maxy = min(minx, bx[0]), min(miny, bx[1]), max(maxx, bx[2]), max(
-            maxy, bx[3]
-        )
-    for g in gateways:
-        minx, miny, maxx, maxy = min(minx, g.x), min(miny, g.y), max(maxx, g.x), max(maxy, g.y)
-    pad = 0.03 * max(maxx - minx, maxy - miny, 1.0)
-    proj = _Proj((minx - pad, miny - pad, maxx + pad, maxy + pad), float(width_px))
+    proj = _projection(site, level_id, width_px)
     total_w = _MARGIN * 2 + width_px + _LEGEND_W
     plan_h = proj.height
     total_h = max(_TITLE_H + plan_h + 70.0, _TITLE_H + 420.0)

@@ -63,7 +63,7 @@ class RadioMapParams:
     """
 
     cell_m: float = 1.0
-    radius_m: float = 30.0
+    radius_m: float = 20.0
     sensitivity_dbm: float = -95.0
     silent_sigma_db: float = 6.0
     power_prior_sd_db: float = 5.0

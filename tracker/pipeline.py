@@ -253,15 +253,7 @@ class Pipeline:
     def resume_stays(self, open_stays: Iterable[StayRecord]) -> int:
         """Continue the open stays found in the store after a restart (instead of opening a
         second stay of the same tag); returns how many were resumed."""
-        from tracker.stays import _Open  # StayTracker has no public resume API yet
-
-        n = 0
-        for s in open_stays:
-            if s.t_exit is None:
-                self.stays._open[s.tag] = _Open(s.room, s.level, s.t_enter, s.t_enter,
-                                                s.confidence, 1)
-                n += 1
-        return n
+        return self.stays.resume(open_stays)
 
     # ------------------------------------------------------------------ ticking
     def _records(self, frame: FixFrame) -> list[FixRecord]:

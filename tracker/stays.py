@@ -9,7 +9,7 @@ stay (``t_exit`` None) and the closed one; the store upserts them by ``(tag, t_e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from positioning.engine import FixFrame
@@ -80,6 +80,16 @@ class StayTracker:
                 out.append(self._record(tag, s, s.last_seen))
                 del self._open[tag]
         return out
+
+    def resume(self, open_stays: Iterable[StayRecord]) -> int:
+        """Continue stays left open in the store (after a restart) instead of opening a second
+        stay for the same tag; returns how many were resumed."""
+        n = 0
+        for s in open_stays:
+            if s.t_exit is None:
+                self._open[s.tag] = _Open(s.room, s.level, s.t_enter, s.t_enter, s.confidence, 1)
+                n += 1
+        return n
 
     def open_stays(self) -> list[StayRecord]:
         """The currently open stays (e.g. to persist at shutdown)."""

@@ -21,22 +21,11 @@ SVG_WIDTH_PX = 1200
 
 def level_projection(site: Site, level_id: str, width_px: int = SVG_WIDTH_PX
                      ) -> tuple[float, float, float, float, float]:
-    """``(min_x, max_y, scale, offset_x, offset_y)`` of :func:`floorplans.render.
-    render_level_svg` for one level (mirrors its bounds: outline, rooms, gateways, 3 % pad)."""
+    """``(min_x, max_y, scale, offset_x, offset_y)`` of the level's SVG (see
+    :func:`floorplans.render.level_projection`)."""
     from floorplans import render
 
-    level = site.level(level_id)
-    minx, miny, maxx, maxy = level.outline.bounds
-    for r in site.rooms_on(level_id):
-        b = r.polygon.bounds
-        minx, miny, maxx, maxy = min(minx, b[0]), min(miny, b[1]), max(maxx, b[2]), max(maxy,
-                                                                                       b[3])
-    for g in site.gateways_on(level_id):
-        minx, miny, maxx, maxy = min(minx, g.x), min(miny, g.y), max(maxx, g.x), max(maxy, g.y)
-    pad = 0.03 * max(maxx - minx, maxy - miny, 1.0)
-    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
-    scale = width_px / max(maxx - minx, 1.0)
-    return minx, maxy, scale, float(render._MARGIN), float(render._TITLE_H)
+    return render.level_projection(site, level_id, width_px)
 
 
 @router.get("/levels", response_model=list[LevelOut], summary="Levels of the site")
