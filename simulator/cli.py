@@ -61,6 +61,7 @@ def register(sub: Any) -> None:
     q.add_argument("--mqtt", required=True, help="broker URL")
     q.add_argument("--speed", type=float, default=1.0, help="0 = as fast as possible")
     q.add_argument("--qos", type=int, choices=(0, 1, 2), default=0)
+    q.add_argument("--prefix", default="", help="prepended to every topic (e.g. 'site-a/')")
     q.set_defaults(handler=_replay)
 
 
@@ -145,7 +146,8 @@ def _replay(args: argparse.Namespace) -> int:
     except (ConnectionError, ValueError) as exc:
         return _err(str(exc))
     try:
-        n = publish_all(client, pace(replay_groups(args.capture), args.speed), qos=args.qos)
+        n = publish_all(client, pace(replay_groups(args.capture, prefix=args.prefix), args.speed),
+                        qos=args.qos)
     except PayloadError as exc:
         return _err(str(exc))
     finally:

@@ -146,7 +146,8 @@ def record(url: str, topic: str, out: Path, *, duration_s: float | None = None,
     return got
 
 
-def replay_groups(path: Path) -> Iterator[tuple[float, list[Message]]]:
-    """Messages of a capture file grouped by receipt time (for :func:`pace`)."""
+def replay_groups(path: Path, *, prefix: str = "") -> Iterator[tuple[float, list[Message]]]:
+    """Messages of a capture file grouped by receipt time (for :func:`pace`), with ``prefix``
+    prepended to every topic."""
     for m in iter_capture(path):
-        yield m.received_at, [Message(m.topic, m.payload)]
+        yield m.received_at, [Message(prefix + m.topic, m.payload)]

@@ -21,47 +21,54 @@ import orjson
 
 from tracker.assets import Asset
 from tracker.records import (
-    FixRecord,
     GatewayStatusRecord,
     StayRecord,
     WriteBatch,
     ts_to_us,
     us_to_ts,
 )
-from tracker.store.base import (
-    HourlyRoomTime,
-    Pairing,
-    StoreError,
-    StoreUnavailableError,
-    UnknownAssetError,
+from tracker.store.base import HourlyRoomTime, StoreError, StoreUnavailableError
+from tracker.store.sql import (
+    UPSERT_CURRENT_SET,
+    UPSERT_STAYS_SET,
+    Dialect,
+    Fetch,
+    Params,
+    SQLReads,
+    pair,
+    unpair,
 )
 
 __all__ = ["SQLiteStore", "split_stays_hourly"]
 
-_FIX_COLS = ("time, tag, asset, site, building, level, room, x, y, accuracy_m,"
-             " room_confidence, moving")
-_STAY_COLS = "tag, asset, site, level, room, t_enter, t_exit, confidence"
-_ASSET_COLS = ("a.id, a.name, a.type, a.model, a.serial, a.giai, a.barcode, a.department,"
-               " a.home_room, (SELECT group_concat(tag, char(31)) FROM (SELECT p.tag FROM"
-               " tag_pairings p WHERE p.asset = a.id AND p.until IS NULL ORDER BY p.tag)),"
-               " a.status, a.next_maintenance")
 _HOUR_US = 3_600_000_000
 
 
-def _fix(r: Sequence[Any]) -> FixRecord:
-    return FixRecord(us_to_ts(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                     r[10], bool(r[11]))
+def _text_filter(text: str) -> tuple[str, str]:
+    return ("(instr(fold(a.id), :t) OR instr(fold(a.name), :t)"
+            " OR instr(fold(a.model), :t) OR instr(fold(a.serial), :t)"
+            " OR instr(fold(a.giai), :t) OR instr(fold(a.barcode), :t)"
+            " OR EXISTS (SELECT 1 FROM tag_pairings p WHERE p.asset = a.id"
+            " AND p.until IS NULL AND instr(fold(p.tag), :t)))", text.casefold())
 
 
-def _stay(r: Sequence[Any]) -> StayRecord:
-    return StayRecord(r[0], r[1], r[2], r[3], r[4], us_to_ts(r[5]),
-                      None if r[6] is None else us_to_ts(r[6]), r[7])
-
-
-def _asset(r: Sequence[Any]) -> Asset:
-    return Asset(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                 tags=tuple(sorted(r[9].split("\x1f"))) if r[9] else (), status=r[10],
-                 next_maintenance=None if r[11] is None else dt.date.fromisoformat(r[11]))
+_DIALECT = Dialect(
+    param="?",
+    named=":{}",
+    true="1",
+    us="{}",
+    greatest="max",
+    lock="",
+    open_tags=("(SELECT group_concat(tag, char(31)) FROM (SELECT p.tag FROM tag_pairings p"
+               " WHERE p.asset = a.id AND p.until IS NULL ORDER BY p.tag))"),
+    to_db=ts_to_us,
+    decode_tags=lambda v: tuple(sorted(v.split("\x1f"))) if v else (),
+    decode_date=lambda v: None if v is None else dt.date.fromisoformat(v),
+    text_filter=_text_filter,
+)
+"""SQLite: times stored as integer microseconds, dates as ISO text."""
+_FIX_COLS = _DIALECT.fix_cols
+_STAY_COLS = _DIALECT.stay_cols
 
 
 def split_stays_hourly(
@@ -86,12 +93,14 @@ def split_stays_hourly(
     return [HourlyRoomTime(us_to_ts(h), a, r, us / 1e6) for (h, a, r), us in sorted(acc.items())]
 
 
-class SQLiteStore:
+class SQLiteStore(SQLReads):
     """Store in an SQLite file (or ``":memory:"``).
 
     Args:
         path: Database file, or ``":memory:"``.
     """
+
+    _dialect = _DIALECT
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
@@ -146,7 +155,11 @@ class SQLiteStore:
                 self._readers.append(conn)
         return conn
 
-    def _query(self, q: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+    @contextmanager
+    def _session(self) -> Iterator[Fetch]:
+        yield self._query
+
+    def _query(self, q: str, params: Params = ()) -> list[Any]:
         conn = self._reader()
         try:
             if self._memory:
@@ -215,20 +228,9 @@ class SQLiteStore:
                 latest[r[1]] = r
         conn.executemany(
             f"INSERT INTO current_location ({_FIX_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT (tag) DO UPDATE SET time = excluded.time, asset = excluded.asset,"
-            " site = excluded.site, building = excluded.building, level = excluded.level,"
-            " room = excluded.room, x = excluded.x, y = excluded.y,"
-            " accuracy_m = excluded.accuracy_m, room_confidence = excluded.room_confidence,"
-            " moving = excluded.moving WHERE current_location.time < excluded.time",
-            list(latest.values()),
-        )
+            + UPSERT_CURRENT_SET, list(latest.values()))
         conn.executemany(
-            f"INSERT INTO stays ({_STAY_COLS}) VALUES (?,?,?,?,?,?,?,?)"
-            " ON CONFLICT (tag, t_enter) DO UPDATE SET"
-            " t_exit = coalesce(excluded.t_exit, stays.t_exit),"
-            " asset = coalesce(excluded.asset, stays.asset),"
-            " confidence = CASE WHEN stays.t_exit IS NULL OR excluded.t_exit IS NOT NULL"
-            " THEN excluded.confidence ELSE stays.confidence END",
+            f"INSERT INTO stays ({_STAY_COLS}) VALUES (?,?,?,?,?,?,?,?)" + UPSERT_STAYS_SET,
             [(s.tag, s.asset, s.site, s.level, s.room, ts_to_us(s.t_enter),
               None if s.t_exit is None else ts_to_us(s.t_exit), s.confidence)
              for s in batch.stays],
@@ -254,64 +256,6 @@ class SQLiteStore:
         return out
 
     # ------------------------------------------------------------------ reads
-    def current_locations(
-        self, *, site: str | None = None, level: str | None = None, since: float | None = None
-    ) -> list[FixRecord]:
-        """The latest fix of every tag, ordered by tag."""
-        q = f"SELECT {_FIX_COLS} FROM current_location WHERE 1"
-        params: list[Any] = []
-        if site is not None:
-            q += " AND site = ?"
-            params.append(site)
-        if level is not None:
-            q += " AND level = ?"
-            params.append(level)
-        if since is not None:
-            q += " AND time >= ?"
-            params.append(ts_to_us(since))
-        return [_fix(r) for r in self._query(q + " ORDER BY tag", params)]
-
-    def location_of(self, asset_or_tag: str) -> FixRecord | None:
-        """Latest fix of a tag, or of the tags currently paired with an asset."""
-        rows = self._query(
-            f"SELECT {_FIX_COLS} FROM current_location WHERE tag = :k OR tag IN"
-            " (SELECT tag FROM tag_pairings WHERE asset = :k AND until IS NULL)"
-            " ORDER BY (tag = :k) DESC, time DESC LIMIT 1", {"k": asset_or_tag})
-        if not rows:
-            rows = self._query(f"SELECT {_FIX_COLS} FROM current_location WHERE asset = ?"
-                               " ORDER BY time DESC LIMIT 1", (asset_or_tag,))
-        return _fix(rows[0]) if rows else None
-
-    def trail(self, tag: str, t0: float, t1: float) -> list[FixRecord]:
-        """Stored fixes of a tag in ``[t0, t1)``, in time order."""
-        return [_fix(r) for r in self._query(
-            f"SELECT {_FIX_COLS} FROM positions WHERE tag = ? AND time >= ? AND time < ?"
-            " ORDER BY time", (tag, ts_to_us(t0), ts_to_us(t1)))]
-
-    def room_contents(self, room: str) -> list[FixRecord]:
-        """Current locations in ``room``, ordered by tag."""
-        return [_fix(r) for r in self._query(
-            f"SELECT {_FIX_COLS} FROM current_location WHERE room = ? ORDER BY tag", (room,))]
-
-    def stays(
-        self,
-        t0: float,
-        t1: float,
-        *,
-        tag: str | None = None,
-        asset: str | None = None,
-        room: str | None = None,
-    ) -> list[StayRecord]:
-        """Stays overlapping ``[t0, t1)``, ordered by (t_enter, tag)."""
-        q = (f"SELECT {_STAY_COLS} FROM stays WHERE t_enter < ?"
-             " AND (t_exit IS NULL OR t_exit > ?)")
-        params: list[Any] = [ts_to_us(t1), ts_to_us(t0)]
-        for col, val in (("tag", tag), ("asset", asset), ("room", room)):
-            if val is not None:
-                q += f" AND {col} = ?"
-                params.append(val)
-        return [_stay(r) for r in self._query(q + " ORDER BY t_enter, tag", params)]
-
     def hourly_time_in_room(
         self, t0: float, t1: float, *, asset: str | None = None, now: float | None = None
     ) -> list[HourlyRoomTime]:
@@ -350,93 +294,18 @@ class SQLiteStore:
             )
             for a in assets:
                 for tag in a.tags:
-                    self._pair(conn, a.id, tag, at)
+                    pair(conn.execute, _DIALECT, a.id, tag, at)
         return len(assets)
-
-    def get_asset(self, asset_id: str) -> Asset | None:
-        """One asset with its currently paired tags."""
-        rows = self._query(f"SELECT {_ASSET_COLS} FROM assets a WHERE a.id = ?", (asset_id,))
-        return _asset(rows[0]) if rows else None
-
-    def search_assets(
-        self,
-        text: str | None = None,
-        *,
-        type: str | None = None,
-        department: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[Asset], int]:
-        """Filtered page of assets ordered by id, and the total count."""
-        where = "WHERE 1"
-        named: dict[str, Any] = {}
-        if text:
-            where += (
-                " AND (instr(fold(a.id), :t) OR instr(fold(a.name), :t)"
-                " OR instr(fold(a.model), :t) OR instr(fold(a.serial), :t)"
-                " OR instr(fold(a.giai), :t) OR instr(fold(a.barcode), :t)"
-                " OR EXISTS (SELECT 1 FROM tag_pairings p WHERE p.asset = a.id"
-                " AND p.until IS NULL AND instr(fold(p.tag), :t)))"
-            )
-            named["t"] = text.casefold()
-        for col, val in (("type", type), ("department", department), ("status", status)):
-            if val is not None:
-                where += f" AND a.{col} = :{col}"
-                named[col] = val
-        total = self._query(f"SELECT count(*) FROM assets a {where}", named)[0][0]
-        rows = self._query(
-            f"SELECT {_ASSET_COLS} FROM assets a {where} ORDER BY a.id LIMIT :limit"
-            " OFFSET :offset", {**named, "limit": max(0, limit), "offset": max(0, offset)})
-        return [_asset(r) for r in rows], int(total)
-
-    @staticmethod
-    def _pair(conn: sqlite3.Connection, asset_id: str, tag: str, at: float) -> None:
-        if conn.execute("SELECT 1 FROM assets WHERE id = ?", (asset_id,)).fetchone() is None:
-            raise UnknownAssetError(asset_id)
-        cur = conn.execute("SELECT asset FROM tag_pairings WHERE tag = ? AND until IS NULL",
-                           (tag,)).fetchone()
-        if cur is not None and cur[0] == asset_id:
-            return
-        when = ts_to_us(at)
-        if cur is not None:
-            conn.execute("UPDATE tag_pairings SET until = max(since, ?) WHERE tag = ?"
-                         " AND until IS NULL", (when, tag))
-        conn.execute("INSERT INTO tag_pairings (asset, tag, since) VALUES (?, ?, ?)"
-                     " ON CONFLICT (tag, since) DO UPDATE SET asset = excluded.asset,"
-                     " until = NULL", (asset_id, tag, when))
 
     def pair_tag(self, asset_id: str, tag: str, at: float) -> None:
         """Pair ``tag`` with ``asset_id`` from ``at``; closes the tag's previous pairing."""
         with self._tx() as conn:
-            self._pair(conn, asset_id, tag, at)
+            pair(conn.execute, _DIALECT, asset_id, tag, at)
 
     def unpair_tag(self, tag: str, at: float) -> None:
         """Close the tag's open pairing at ``at``."""
         with self._tx() as conn:
-            conn.execute("UPDATE tag_pairings SET until = max(since, ?) WHERE tag = ?"
-                         " AND until IS NULL", (ts_to_us(at), tag))
-
-    def asset_for_tag(self, tag: str, at: float | None = None) -> str | None:
-        """The asset ``tag`` was paired with at ``at`` (default now)."""
-        when = ts_to_us(time.time() if at is None else at)
-        rows = self._query("SELECT asset FROM tag_pairings WHERE tag = ? AND since <= ?"
-                           " AND (until IS NULL OR until > ?) ORDER BY since DESC LIMIT 1",
-                           (tag, when, when))
-        return str(rows[0][0]) if rows else None
-
-    def pairings(self, *, asset: str | None = None, tag: str | None = None) -> list[Pairing]:
-        """Pairing history ordered by (since, tag)."""
-        q = "SELECT asset, tag, since, until FROM tag_pairings WHERE 1"
-        params: list[Any] = []
-        if asset is not None:
-            q += " AND asset = ?"
-            params.append(asset)
-        if tag is not None:
-            q += " AND tag = ?"
-            params.append(tag)
-        return [Pairing(r[0], r[1], us_to_ts(r[2]), None if r[3] is None else us_to_ts(r[3]))
-                for r in self._query(q + " ORDER BY since, tag", params)]
+            unpair(conn.execute, _DIALECT, tag, at)
 
 
 def _statements(script: str) -> Iterator[str]:

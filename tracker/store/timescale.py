@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import psycopg
@@ -23,34 +23,31 @@ from psycopg import sql
 
 from tracker.assets import Asset
 from tracker.records import (
-    FixRecord,
     GatewayStatusRecord,
-    StayRecord,
     WriteBatch,
     ts_to_us,
     us_to_ts,
 )
-from tracker.store.base import (
-    HourlyRoomTime,
-    Pairing,
-    StoreError,
-    StoreUnavailableError,
-    UnknownAssetError,
-)
+from tracker.store.base import HourlyRoomTime, StoreError, StoreUnavailableError
 from tracker.store.migrate import Capabilities, apply_migrations, detect_capabilities
+from tracker.store.sql import (
+    FIX_FIELDS,
+    UPSERT_CURRENT_SET,
+    UPSERT_STAYS_SET,
+    Dialect,
+    Fetch,
+    SQLReads,
+    pair,
+    unpair,
+)
 
 __all__ = ["TimescaleStore"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 _EPOCH = "TIMESTAMPTZ 'epoch' + {} * INTERVAL '1 microsecond'"
 _US = "(extract(epoch FROM {}) * 1000000)::int8"
-_FIX_COLS = (
-    f"{_US.format('time')}, tag, asset, site, building, level, room, x, y, accuracy_m,"
-    " room_confidence, moving"
-)
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_fixes (
@@ -80,30 +77,17 @@ FROM stage_fixes ORDER BY us
 ON CONFLICT (tag, time) DO NOTHING
 """
 _UPSERT_CURRENT = f"""
-INSERT INTO current_location (time, tag, asset, site, building, level, room, x, y, accuracy_m,
-                              room_confidence, moving)
-SELECT DISTINCT ON (tag) {_EPOCH.format('us')}, tag, asset, site, building, level, room, x, y,
-       accuracy_m, room_confidence, moving
+INSERT INTO current_location (time, {FIX_FIELDS})
+SELECT DISTINCT ON (tag) {_EPOCH.format('us')}, {FIX_FIELDS}
 FROM stage_fixes ORDER BY tag, us DESC
-ON CONFLICT (tag) DO UPDATE SET
-    time = excluded.time, asset = excluded.asset, site = excluded.site,
-    building = excluded.building, level = excluded.level, room = excluded.room,
-    x = excluded.x, y = excluded.y, accuracy_m = excluded.accuracy_m,
-    room_confidence = excluded.room_confidence, moving = excluded.moving
-WHERE current_location.time < excluded.time
-"""
+""" + UPSERT_CURRENT_SET
 _UPSERT_STAYS = f"""
 INSERT INTO stays (tag, asset, site, level, room, t_enter, t_exit, confidence)
 SELECT DISTINCT ON (tag, t_enter) tag, asset, site, level, room, {_EPOCH.format('t_enter')},
        {_EPOCH.format('t_exit')}, confidence
 FROM (SELECT *, row_number() OVER () AS n FROM stage_stays) s
 ORDER BY tag, t_enter, n DESC
-ON CONFLICT (tag, t_enter) DO UPDATE SET
-    t_exit = coalesce(excluded.t_exit, stays.t_exit),
-    asset = coalesce(excluded.asset, stays.asset),
-    confidence = CASE WHEN stays.t_exit IS NULL OR excluded.t_exit IS NOT NULL
-                      THEN excluded.confidence ELSE stays.confidence END
-"""
+""" + UPSERT_STAYS_SET
 _INSERT_STATUS = f"""
 INSERT INTO gateway_status (time, gateway, online, messages_per_s, readings_per_s, last_seen,
                             details)
@@ -112,40 +96,41 @@ SELECT {_EPOCH.format('us')}, gateway, online, messages_per_s, readings_per_s,
 FROM stage_status
 ON CONFLICT (gateway, time) DO NOTHING
 """
-_STAY_COLS = (
-    f"tag, asset, site, level, room, {_US.format('t_enter')}, {_US.format('t_exit')}, confidence"
-)
-_ASSET_COLS = (
-    "a.id, a.name, a.type, a.model, a.serial, a.giai, a.barcode, a.department, a.home_room,"
-    " array(SELECT p.tag FROM tag_pairings p WHERE p.asset = a.id AND p.until IS NULL"
-    " ORDER BY p.tag), a.status, a.next_maintenance"
-)
 
 
 def _ts(ts: float) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ts_to_us(ts))
 
 
-def _fix(row: Sequence[Any]) -> FixRecord:
-    return FixRecord(us_to_ts(row[0]), row[1], row[2], row[3], row[4], row[5], row[6],
-                     float(row[7]), float(row[8]), float(row[9]), float(row[10]), bool(row[11]))
-
-
-def _stay(row: Sequence[Any]) -> StayRecord:
-    return StayRecord(row[0], row[1], row[2], row[3], row[4], us_to_ts(row[5]),
-                      None if row[6] is None else us_to_ts(row[6]), float(row[7]))
-
-
-def _asset(row: Sequence[Any]) -> Asset:
-    return Asset(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                 tags=tuple(row[9]), status=row[10], next_maintenance=row[11])
-
-
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class TimescaleStore:
+def _text_filter(text: str) -> tuple[str, str]:
+    return ("(a.id ILIKE %(t)s OR a.name ILIKE %(t)s OR a.model ILIKE %(t)s"
+            " OR a.serial ILIKE %(t)s OR a.giai ILIKE %(t)s OR a.barcode ILIKE %(t)s"
+            " OR EXISTS (SELECT 1 FROM tag_pairings p WHERE p.asset = a.id"
+            " AND p.until IS NULL AND p.tag ILIKE %(t)s))", _like(text))
+
+
+_DIALECT = Dialect(
+    param="%s",
+    named="%({})s",
+    true="true",
+    us=_US,
+    greatest="greatest",
+    lock=" FOR UPDATE",
+    open_tags=("array(SELECT p.tag FROM tag_pairings p WHERE p.asset = a.id"
+               " AND p.until IS NULL ORDER BY p.tag)"),
+    to_db=_ts,
+    decode_tags=tuple,
+    decode_date=lambda v: v,
+    text_filter=_text_filter,
+)
+"""PostgreSQL: ``timestamptz`` times passed as datetimes and read back as microseconds."""
+
+
+class TimescaleStore(SQLReads):
     """Store on PostgreSQL, using TimescaleDB where the server has it.
 
     Args:
@@ -158,6 +143,8 @@ class TimescaleStore:
     The constructor does not block on the database: an unreachable server surfaces as
     :class:`StoreUnavailableError` from the first call, and the pool reconnects by itself.
     """
+
+    _dialect = _DIALECT
 
     def __init__(
         self,
@@ -195,9 +182,10 @@ class TimescaleStore:
         except psycopg.Error as exc:
             raise StoreError(f"database error: {exc}") from exc
 
-    def _read(self, fn: Callable[[Conn], T]) -> T:
+    @contextmanager
+    def _session(self) -> Iterator[Fetch]:
         with self._conn() as conn:
-            return fn(conn)
+            yield lambda q, params: conn.execute(q.encode(), params).fetchall()
 
     @property
     def capabilities(self) -> Capabilities:
@@ -301,76 +289,6 @@ class TimescaleStore:
         return out
 
     # ------------------------------------------------------------------ reads
-    def current_locations(
-        self, *, site: str | None = None, level: str | None = None, since: float | None = None
-    ) -> list[FixRecord]:
-        """The latest fix of every tag, ordered by tag."""
-        q = f"SELECT {_FIX_COLS} FROM current_location WHERE true"
-        params: list[Any] = []
-        if site is not None:
-            q += " AND site = %s"
-            params.append(site)
-        if level is not None:
-            q += " AND level = %s"
-            params.append(level)
-        if since is not None:
-            q += " AND time >= %s"
-            params.append(_ts(since))
-        q += " ORDER BY tag"
-        return self._read(lambda c: [_fix(r) for r in c.execute(q.encode(), params)])
-
-    def location_of(self, asset_or_tag: str) -> FixRecord | None:
-        """Latest fix of a tag, or of the tags currently paired with an asset."""
-        q = (
-            f"SELECT {_FIX_COLS} FROM current_location WHERE tag = %(k)s"
-            " OR tag IN (SELECT tag FROM tag_pairings WHERE asset = %(k)s AND until IS NULL)"
-            " ORDER BY (tag = %(k)s) DESC, time DESC LIMIT 1"
-        )
-
-        def run(c: Conn) -> FixRecord | None:
-            row = c.execute(q.encode(), {"k": asset_or_tag}).fetchone()
-            if row is None:
-                row = c.execute(
-                    f"SELECT {_FIX_COLS} FROM current_location WHERE asset = %s"
-                    " ORDER BY time DESC LIMIT 1".encode(), (asset_or_tag,)
-                ).fetchone()
-            return None if row is None else _fix(row)
-
-        return self._read(run)
-
-    def trail(self, tag: str, t0: float, t1: float) -> list[FixRecord]:
-        """Stored fixes of a tag in ``[t0, t1)``, in time order."""
-        q = (f"SELECT {_FIX_COLS} FROM positions WHERE tag = %s AND time >= %s AND time < %s"
-             " ORDER BY time")
-        return self._read(
-            lambda c: [_fix(r) for r in c.execute(q.encode(), (tag, _ts(t0), _ts(t1)))]
-        )
-
-    def room_contents(self, room: str) -> list[FixRecord]:
-        """Current locations in ``room``, ordered by tag."""
-        q = f"SELECT {_FIX_COLS} FROM current_location WHERE room = %s ORDER BY tag"
-        return self._read(lambda c: [_fix(r) for r in c.execute(q.encode(), (room,))])
-
-    def stays(
-        self,
-        t0: float,
-        t1: float,
-        *,
-        tag: str | None = None,
-        asset: str | None = None,
-        room: str | None = None,
-    ) -> list[StayRecord]:
-        """Stays overlapping ``[t0, t1)``, ordered by (t_enter, tag)."""
-        q = (f"SELECT {_STAY_COLS} FROM stays WHERE t_enter < %s"
-             " AND (t_exit IS NULL OR t_exit > %s)")
-        params: list[Any] = [_ts(t1), _ts(t0)]
-        for col, val in (("tag", tag), ("asset", asset), ("room", room)):
-            if val is not None:
-                q += f" AND {col} = %s"
-                params.append(val)
-        q += " ORDER BY t_enter, tag"
-        return self._read(lambda c: [_stay(r) for r in c.execute(q.encode(), params)])
-
     def hourly_time_in_room(
         self, t0: float, t1: float, *, asset: str | None = None, now: float | None = None
     ) -> list[HourlyRoomTime]:
@@ -381,21 +299,17 @@ class TimescaleStore:
         if asset is not None:
             q += " WHERE asset = %s"
             params.append(asset)
-        return self._read(lambda c: [
-            HourlyRoomTime(float(r[0]), r[1], r[2], float(r[3]))
-            for r in c.execute(q.encode(), params)
-        ])
+        return [HourlyRoomTime(float(r[0]), r[1], r[2], float(r[3]))
+                for r in self._all(q, params)]
 
     def gateway_status(self) -> list[GatewayStatusRecord]:
         """Latest status per gateway."""
         q = (f"SELECT DISTINCT ON (gateway) {_US.format('time')}, gateway, online,"
              f" messages_per_s, readings_per_s, {_US.format('last_seen')}, details"
              " FROM gateway_status ORDER BY gateway, time DESC")
-        return self._read(lambda c: [
-            GatewayStatusRecord(us_to_ts(r[0]), r[1], bool(r[2]), float(r[3]), float(r[4]),
-                                None if r[5] is None else us_to_ts(r[5]), r[6])
-            for r in c.execute(q.encode())
-        ])
+        return [GatewayStatusRecord(us_to_ts(r[0]), r[1], bool(r[2]), float(r[3]), float(r[4]),
+                                    None if r[5] is None else us_to_ts(r[5]), r[6])
+                for r in self._all(q)]
 
     # ------------------------------------------------------------------ assets
     def upsert_assets(self, assets: Sequence[Asset], *, at: float | None = None) -> int:
@@ -416,106 +330,16 @@ class TimescaleStore:
             )
             for a in assets:
                 for tag in a.tags:
-                    self._pair(conn, a.id, tag, at)
+                    pair(conn.execute, _DIALECT, a.id, tag, at)
         return len(assets)
-
-    def get_asset(self, asset_id: str) -> Asset | None:
-        """One asset with its currently paired tags."""
-        q = f"SELECT {_ASSET_COLS} FROM assets a WHERE a.id = %s"
-        return self._read(lambda c: (
-            None if (r := c.execute(q.encode(), (asset_id,)).fetchone()) is None else _asset(r)
-        ))
-
-    def search_assets(
-        self,
-        text: str | None = None,
-        *,
-        type: str | None = None,
-        department: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[Asset], int]:
-        """Filtered page of assets ordered by id, and the total count."""
-        where = "WHERE true"
-        if text:
-            where += (
-                " AND (a.id ILIKE %(t)s OR a.name ILIKE %(t)s OR a.model ILIKE %(t)s"
-                " OR a.serial ILIKE %(t)s OR a.giai ILIKE %(t)s OR a.barcode ILIKE %(t)s"
-                " OR EXISTS (SELECT 1 FROM tag_pairings p WHERE p.asset = a.id"
-                " AND p.until IS NULL AND p.tag ILIKE %(t)s))"
-            )
-        named: dict[str, Any] = {"t": _like(text or "")}
-        for col, val in (("type", type), ("department", department), ("status", status)):
-            if val is not None:
-                where += f" AND a.{col} = %({col})s"
-                named[col] = val
-
-        def run(c: Conn) -> tuple[list[Asset], int]:
-            total = c.execute(f"SELECT count(*) FROM assets a {where}".encode(), named)
-            n = int((total.fetchone() or (0,))[0])
-            rows = c.execute(
-                f"SELECT {_ASSET_COLS} FROM assets a {where} ORDER BY a.id"
-                " LIMIT %(limit)s OFFSET %(offset)s".encode(),
-                {**named, "limit": max(0, limit), "offset": max(0, offset)},
-            )
-            return [_asset(r) for r in rows], n
-
-        return self._read(run)
-
-    def _pair(self, conn: Conn, asset_id: str, tag: str, at: float) -> None:
-        if conn.execute("SELECT 1 FROM assets WHERE id = %s", (asset_id,)).fetchone() is None:
-            raise UnknownAssetError(asset_id)
-        cur = conn.execute(
-            "SELECT asset FROM tag_pairings WHERE tag = %s AND until IS NULL FOR UPDATE", (tag,)
-        ).fetchone()
-        if cur is not None and cur[0] == asset_id:
-            return
-        when = _ts(at)
-        if cur is not None:
-            conn.execute(
-                "UPDATE tag_pairings SET until = greatest(since, %s) WHERE tag = %s"
-                " AND until IS NULL", (when, tag))
-        conn.execute(
-            "INSERT INTO tag_pairings (asset, tag, since) VALUES (%s, %s, %s)"
-            " ON CONFLICT (tag, since) DO UPDATE SET asset = excluded.asset, until = NULL",
-            (asset_id, tag, when),
-        )
 
     def pair_tag(self, asset_id: str, tag: str, at: float) -> None:
         """Pair ``tag`` with ``asset_id`` from ``at``; closes the tag's previous pairing."""
         with self._conn() as conn, conn.transaction():
-            self._pair(conn, asset_id, tag, at)
+            pair(conn.execute, _DIALECT, asset_id, tag, at)
 
     def unpair_tag(self, tag: str, at: float) -> None:
         """Close the tag's open pairing at ``at``."""
         with self._conn() as conn, conn.transaction():
-            conn.execute(
-                "UPDATE tag_pairings SET until = greatest(since, %s) WHERE tag = %s"
-                " AND until IS NULL", (_ts(at), tag))
+            unpair(conn.execute, _DIALECT, tag, at)
 
-    def asset_for_tag(self, tag: str, at: float | None = None) -> str | None:
-        """The asset ``tag`` was paired with at ``at`` (default now)."""
-        when = _ts(time.time() if at is None else at)
-        q = ("SELECT asset FROM tag_pairings WHERE tag = %s AND since <= %s"
-             " AND (until IS NULL OR until > %s) ORDER BY since DESC LIMIT 1")
-        return self._read(lambda c: (
-            None if (r := c.execute(q, (tag, when, when)).fetchone()) is None else str(r[0])
-        ))
-
-    def pairings(self, *, asset: str | None = None, tag: str | None = None) -> list[Pairing]:
-        """Pairing history ordered by (since, tag)."""
-        q = (f"SELECT asset, tag, {_US.format('since')}, {_US.format('until')}"
-             " FROM tag_pairings WHERE true")
-        params: list[Any] = []
-        if asset is not None:
-            q += " AND asset = %s"
-            params.append(asset)
-        if tag is not None:
-            q += " AND tag = %s"
-            params.append(tag)
-        q += " ORDER BY since, tag"
-        return self._read(lambda c: [
-            Pairing(r[0], r[1], us_to_ts(r[2]), None if r[3] is None else us_to_ts(r[3]))
-            for r in c.execute(q.encode(), params)
-        ])
