@@ -1,4 +1,4 @@
-"""The test services are real: a message goes through Mosquitto; a hypertable lives in TimescaleDB."""
+"""The test services are real: a message crosses Mosquitto; a hypertable lives in TimescaleDB."""
 
 from __future__ import annotations
 
@@ -38,14 +38,16 @@ def test_publish_and_receive_through_mosquitto(mqtt_url: str, unique_topic: str)
         pub.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
         pub.loop_start()
         for i in range(3):
-            pub.publish(f"{unique_topic}/gw-{i}", f'{{"n": {i}}}'.encode(), qos=1).wait_for_publish(5)
+            info = pub.publish(f"{unique_topic}/gw-{i}", f'{{"n": {i}}}'.encode(), qos=1)
+            info.wait_for_publish(5)
         pub.loop_stop()
         pub.disconnect()
         assert done.wait(5), f"received only {len(got)} of 3 messages"
     finally:
         sub.loop_stop()
         sub.disconnect()
-    assert sorted(got) == [(f"{unique_topic}/gw-{i}", f'{{"n": {i}}}'.encode(), 1) for i in range(3)]
+    expected = [(f"{unique_topic}/gw-{i}", f'{{"n": {i}}}'.encode(), 1) for i in range(3)]
+    assert sorted(got) == expected
 
 
 def test_hypertable_roundtrip_in_timescaledb(fresh_database: str) -> None:
@@ -59,7 +61,8 @@ def test_hypertable_roundtrip_in_timescaledb(fresh_database: str) -> None:
         with conn.cursor().copy("COPY positions (time, tag, x, y) FROM STDIN") as copy:
             for i in range(100):
                 copy.write_row((f"2026-11-26 08:{i // 60:02d}:{i % 60:02d}+00", f"t{i % 7}", i, -i))
-        n, tags = conn.execute("SELECT count(*), count(DISTINCT tag) FROM positions").fetchone() or (0, 0)
+        row = conn.execute("SELECT count(*), count(DISTINCT tag) FROM positions").fetchone()
+        n, tags = row if row is not None else (0, 0)
         assert (n, tags) == (100, 7)
         ht = conn.execute(
             "SELECT hypertable_name FROM timescaledb_information.hypertables"
