@@ -43,7 +43,7 @@ def _quiet() -> Scenario:
     return Scenario(
         assets=3, seed=1, tag_models=(TagModel("t", rssi_1m=-50.0, rssi_1m_sd=0.0),),
         radio=RadioConfig(shadowing_sigma_db=0.0, rx_offset_sd_db=0.0, channel_offset_sd_db=0.0,
-                          grid_cell_m=2.0),
+                          grid_cell_m=2.0, wall_loss_spread=0.0),
         movement=MovementConfig(missing_fraction=0.0), levels=("L0",))
 
 
@@ -66,6 +66,25 @@ def test_walls_and_floors_attenuate_as_configured() -> None:
     assert got["g2"] == pytest.approx(free(15, 2.7) - 10.0, abs=1e-4)  # concrete wall
     assert got["g3"] == pytest.approx(free(7, 6.7) - 15.0, abs=1e-4)  # first slab
     assert got["g4"] == pytest.approx(free(7, 10.7) - 19.0, abs=1e-4)  # + further slab
+
+
+def test_true_wall_losses_scatter_about_the_plan_values() -> None:
+    from floorplans.sample import load_sample_site
+    from simulator.engine import with_wall_spread
+
+    site = load_sample_site()
+    spread = with_wall_spread(site, 0.35, seed=5)
+    ratio = np.array([b.attenuation_db / a.attenuation_db
+                      for a, b in zip(site.walls, spread.walls, strict=True)])
+    assert abs(float(np.std(np.log(ratio))) - 0.35) < 0.03
+    assert abs(float(np.mean(ratio)) - 1.0) < 0.05  # unbiased on average
+    assert with_wall_spread(site, 0.35, seed=5) == spread  # deterministic per seed
+    assert with_wall_spread(site, 0.0, seed=5) is site
+    # The simulator's radio sees the scattered walls; the plan it was given is unchanged.
+    scen = dataclasses.replace(_quiet(), radio=dataclasses.replace(_quiet().radio,
+                                                                   wall_loss_spread=0.35))
+    sim = Simulation(_two_room_site(), scen)
+    assert sim.index.site.walls[0].attenuation_db != _two_room_site().walls[0].attenuation_db
 
 
 def test_candidates_are_nearest_gateways_and_levels_limited() -> None:
