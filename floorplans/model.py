@@ -309,6 +309,29 @@ class Site:
             site._gateway_by_id[g.id] = g
         return site
 
+    def replace(
+        self,
+        *,
+        levels: Iterable[Level] | None = None,
+        rooms: Iterable[Room] | None = None,
+        walls: Iterable[Wall] | None = None,
+        gateways: Iterable[Gateway] | None = None,
+    ) -> Site:
+        """A copy with some feature lists replaced and the id lookups rebuilt.
+
+        (``dataclasses.replace`` would keep the old lookups, so ``site.gateway(id)`` would
+        return a feature the copy no longer has.)
+        """
+        return Site.build(
+            id=self.id, name=self.name, buildings=self.buildings,
+            levels=self.levels if levels is None else levels,
+            rooms=self.rooms if rooms is None else rooms,
+            walls=self.walls if walls is None else walls,
+            openings=self.openings, connectors=self.connectors,
+            gateways=self.gateways if gateways is None else gateways,
+            zones=self.zones, georeference=self.georeference,
+        )
+
     def level(self, level_id: str) -> Level:
         """The level with this id.
 

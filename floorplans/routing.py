@@ -32,11 +32,13 @@ from shapely.geometry.polygon import orient
 from floorplans.model import Opening, Room, Site
 from floorplans.spatial import SiteIndex
 
-__all__ = ["Route", "RoutePoint", "WalkingGraph"]
+__all__ = ["DOOR_TOUCH_M", "Route", "RoutePoint", "WalkingGraph", "door_rooms",
+           "room_adjacency"]
 
 _APPROACH_M = 0.6
 _CORNER_M = 0.3
-_DOOR_TOUCH_M = 0.05
+DOOR_TOUCH_M = 0.05
+"""A door joins the rooms whose outlines come this close to it (metres)."""
 _CACHE = 256
 
 
@@ -150,17 +152,7 @@ class WalkingGraph:
         return math.hypot(self._x[a] - self._x[b], self._y[a] - self._y[b])
 
     def _door_rooms(self, opening: Opening, idx: SiteIndex) -> list[Room]:
-        site = self.site
-        if opening.rooms:
-            return [site.room(r) for r in dict.fromkeys(opening.rooms) if r in self._room_node]
-        if not site.has_level(opening.level):
-            return []
-        cands = [r for r in site.rooms_on(opening.level) if r.id in self._room_node]
-        if not cands:
-            return []
-        near = shapely.dwithin(np.array([r.polygon for r in cands], dtype=object),
-                               opening.geometry, _DOOR_TOUCH_M)
-        return [r for r, hit in zip(cands, near, strict=True) if hit]
+        return [r for r in door_rooms(self.site, opening) if r.id in self._room_node]
 
     def _add_door(self, opening: Opening, rooms: list[Room],
                   inside: dict[str, list[int]]) -> None:
@@ -365,3 +357,55 @@ def _corner_waypoints(polygon: Polygon) -> list[tuple[float, float]]:
             if polygon.contains(Point(q[0], q[1])):
                 out.append((float(q[0]), float(q[1])))
     return out
+
+
+def door_rooms(site: Site, opening: Opening, candidates: list[Room] | None = None, *,
+               tolerance_m: float = DOOR_TOUCH_M) -> list[Room]:
+    """The rooms an opening joins: those it names, or else the rooms of its level whose
+    outline lies within ``tolerance_m`` of it.
+
+    Args:
+        site: The site.
+        opening: The door or opening.
+        candidates: The rooms of the opening's level, when the caller has them at hand.
+        tolerance_m: How close a room must come to the opening.
+    """
+    if opening.rooms:
+        return [site.room(r) for r in dict.fromkeys(opening.rooms) if site.has_room(r)]
+    if not site.has_level(opening.level):
+        return []
+    cands = site.rooms_on(opening.level) if candidates is None else candidates
+    if not cands:
+        return []
+    near = shapely.dwithin(np.array([r.polygon for r in cands], dtype=object),
+                           opening.geometry, tolerance_m)
+    return [r for r, hit in zip(cands, near, strict=True) if hit]
+
+
+def room_adjacency(site: Site) -> list[set[int]]:
+    """Rooms one can walk between directly, as sets of room indexes (``site.rooms`` order).
+
+    Two rooms are adjacent when a door joins them (:func:`door_rooms`). On a level without any
+    door (an imported plan that has none), rooms that touch are taken as adjacent instead.
+    """
+    index = {r.id: i for i, r in enumerate(site.rooms)}
+    adj: list[set[int]] = [set() for _ in site.rooms]
+    by_level: dict[str, list[Room]] = {}
+    for r in site.rooms:
+        by_level.setdefault(r.level, []).append(r)
+    doors: dict[str, list[Opening]] = {}
+    for o in site.openings:
+        doors.setdefault(o.level, []).append(o)
+    for level, rooms in by_level.items():
+        if doors.get(level):
+            for o in doors[level]:
+                joined = [index[r.id] for r in door_rooms(site, o, rooms)]
+                for a in joined:
+                    adj[a].update(b for b in joined if b != a)
+        else:
+            polys = np.array([r.polygon for r in rooms], dtype=object)
+            for r in rooms:
+                touching = shapely.dwithin(polys, r.polygon, DOOR_TOUCH_M)
+                adj[index[r.id]].update(index[o.id] for o, hit in zip(rooms, touching, strict=True)
+                                        if hit and o.id != r.id)
+    return adj

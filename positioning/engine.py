@@ -7,16 +7,20 @@ The same code runs offline (``sporing locate``) and in the live service. Every t
    BLE, a median of ranges for UWB. Readings newer than ``t`` wait for the next tick, so the
    engine is causal.
 2. **Level.** :class:`positioning.levels.LevelFilter` picks the tag's level with hysteresis.
-3. **Ranges.** Each BLE pair's RSSI becomes a range and a range sigma through the log-distance
-   model of its gateway (per-gateway calibration from the floor plan, site defaults otherwise;
-   an advertised ``tx_power`` stands in for an uncalibrated ``rssi_1m``). UWB ranges are
-   bias-corrected. Only gateways on the chosen level are used, strongest ``max_gateways`` first.
-4. **Fix.** :func:`positioning.multilaterate` solves all tags at once, bounded by the level's
-   outline. With ``wall_correction`` > 0 the wall losses between the first fix and each gateway
-   (from the plan) are partly added back to the RSSIs and the tags are solved again.
-5. **Track.** :class:`positioning.kalman.TrackBank` smooths each tag with a constant-velocity
+3. **Radio map.** BLE tags are located on :class:`positioning.radiomap.RadioMap`: the plan's
+   walls predict every gateway's RSSI over the in-room cells of the level, and the cells (and,
+   summed, the rooms) are scored by how well they explain the readings, silent gateways
+   included. It gives a fix, its accuracy and the room likelihoods.
+4. **Multilateration.** Tags the radio map does not place (UWB tags, BLE tags with no
+   candidate cell, or every tag with ``radio_map=False``) are solved by
+   :func:`positioning.multilaterate`: each pair becomes a range and sigma (log-distance model
+   with per-gateway calibration, site defaults otherwise, an advertised ``tx_power`` standing
+   in for an uncalibrated ``rssi_1m``; UWB ranges bias-corrected), strongest
+   ``max_gateways`` of the level first, bounded by the level's outline.
+5. **Track.** :class:`positioning.kalman.TagFilterBank` smooths each tag with a constant-velocity
    Kalman filter, a speed gate and a parked mode; the result is kept inside the level.
-6. **Room.** :class:`positioning.rooms.RoomFilter` gives the room and its confidence.
+6. **Room.** :class:`positioning.rooms.RoomFilter` gives the room and its confidence, from the
+   radio map's room likelihoods or, for multilaterated tags, from the fix's uncertainty disc.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from gateway.canonical import Reading, ReadingBatch
 from positioning.kalman import MotionModel, TagFilterBank
 from positioning.levels import LevelFilter, LevelParams, level_scores
 from positioning.multilat import multilaterate
-from positioning.pathloss import combine_rssi, combined_sigma_db, rssi_to_range
+from positioning.pathloss import combine_rssi, combined_sigma_db, rssi_to_range, uwb_range_model
 from positioning.radiomap import RadioMap, RadioMapParams
 from positioning.rooms import RoomFilter, RoomParams
 
@@ -83,7 +87,6 @@ class EngineConfig:
         fading_sigma_db: Reading-to-reading fading (dB), which averaging reduces.
         uwb_bias_m: Subtracted from UWB ranges (two-way ranging reads long).
         uwb_sigma_m: UWB range standard deviation.
-        wall_correction: Share (0..1) of the plan's wall loss added back before the second solve.
         radio_map: Locate BLE tags on the plan-aware radio map (multilateration otherwise).
         radio_map_params: Radio map tuning.
         levels: Level filter tuning.
@@ -101,7 +104,6 @@ class EngineConfig:
     fading_sigma_db: float = 5.0
     uwb_bias_m: float = 0.15
     uwb_sigma_m: float = 0.08
-    wall_correction: float = 0.0
     radio_map: bool = True
     radio_map_params: RadioMapParams = field(default_factory=RadioMapParams)
     levels: LevelParams = field(default_factory=LevelParams)
@@ -305,35 +307,17 @@ class StreamingEngine:
         heard = np.zeros((m, n_levels), dtype=np.bool_)
         heard[inv, plevel] = True
         level, _level_p = self._levels.update(rows, scores, heard)
-        # Ranges of the pairs on each tag's level, strongest first, at most K per tag.
         on_level = plevel == level[inv]
-        rng_m, sig_m = self._ranges(pairs.gateway, pairs.rssi, pairs.range_m, pairs.tx_power,
-                                    pairs.count)
-        sel = np.flatnonzero(on_level & np.isfinite(rng_m))
-        order = sel[np.lexsort((-strength[sel], inv[sel]))]
-        k = cfg.max_gateways
-        first = np.searchsorted(inv[order], np.arange(m))
-        rank = np.arange(order.size) - first[inv[order]]
-        order = order[rank < k]
-        slot = rank[rank < k]
-        anchors = np.full((m, k, 3), np.nan)
-        ranges = np.full((m, k), np.nan)
-        sigmas = np.ones((m, k))
-        ti = inv[order]
-        anchors[ti, slot] = self._gw_xyz[pairs.gateway[order]]
-        ranges[ti, slot] = rng_m[order]
-        sigmas[ti, slot] = sig_m[order]
-        bounds = self._level_box[level]
-        fixes = multilaterate(anchors, ranges, sigmas, z=cfg.tag_height_m, bounds=bounds)
-        xy, acc = fixes.xy, fixes.accuracy_m
-        if cfg.wall_correction > 0.0:
-            xy, acc = self._wall_corrected(level, xy, acc, anchors, ranges, sigmas, pairs, order,
-                                           ti, slot, bounds)
-        n_used = fixes.n_used
+        xy = np.full((m, 2), np.nan)
+        acc = np.full(m, np.nan)
+        n_used = np.zeros(m, dtype=np.int64)
         emission = None
         if self._radio is not None:
-            xy, acc, emission, n_used = self._radio_fix(level, inv, pairs, on_level, xy, acc,
-                                                        n_used)
+            xy, acc, emission, n_used = self._radio_fix(level, inv, pairs, on_level)
+        need = np.isnan(xy[:, 0])
+        if need.any():
+            xy[need], acc[need], n_used[need] = self._multilaterate(
+                np.flatnonzero(need), level, inv, pairs, on_level, strength)
         ok = np.isfinite(xy[:, 0])
         rows, level, xy, acc, n_used = rows[ok], level[ok], xy[ok], acc[ok], n_used[ok]
         tx, ty, tacc, moving = self._tracks.update(rows, t, xy[:, 0], xy[:, 1], acc, level)
@@ -363,17 +347,50 @@ class StreamingEngine:
         ble_r, ble_s = rssi_to_range(np.where(np.isnan(rssi), r1, rssi), r1, self._gw_n[gw],
                                      self._sigma_db(count))
         uwb = ~np.isnan(rng)
-        out_r = np.where(uwb, np.maximum(rng - cfg.uwb_bias_m, 0.0), ble_r)
-        out_s = np.where(uwb, cfg.uwb_sigma_m, ble_s)
+        uwb_r, uwb_s = uwb_range_model(rng, bias_m=cfg.uwb_bias_m, sigma_m=cfg.uwb_sigma_m)
+        out_r = np.where(uwb, uwb_r, ble_r)
+        out_s = np.where(uwb, uwb_s, ble_s)
         out_r = np.where(uwb | ~np.isnan(rssi), out_r, np.nan)
         return out_r, out_s
 
+    def _multilaterate(self, rows: npt.NDArray[np.int64], level: npt.NDArray[np.int64],
+                       inv: npt.NDArray[np.int64], pairs: _Pairs,
+                       on_level: npt.NDArray[np.bool_], strength: npt.NDArray[np.float64]
+                       ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                  npt.NDArray[np.int64]]:
+        """Fixes of the tag rows ``rows`` (indexes into this tick's tags) by multilateration
+        over their level's gateways, strongest ``max_gateways`` first."""
+        cfg = self.config
+        m = rows.size
+        local = np.full(level.shape[0], -1, dtype=np.int64)
+        local[rows] = np.arange(m)
+        sel = np.flatnonzero(on_level & (local[inv] >= 0))
+        rng_m, sig_m = self._ranges(pairs.gateway[sel], pairs.rssi[sel], pairs.range_m[sel],
+                                    pairs.tx_power[sel], pairs.count[sel])
+        finite = np.isfinite(rng_m)
+        sel, rng_m, sig_m = sel[finite], rng_m[finite], sig_m[finite]
+        ti = local[inv[sel]]
+        order = np.lexsort((-strength[sel], ti))
+        sel, rng_m, sig_m, ti = sel[order], rng_m[order], sig_m[order], ti[order]
+        k = cfg.max_gateways
+        rank = np.arange(sel.size) - np.searchsorted(ti, np.arange(m))[ti]
+        keep = rank < k
+        sel, rng_m, sig_m, ti, slot = sel[keep], rng_m[keep], sig_m[keep], ti[keep], rank[keep]
+        anchors = np.full((m, k, 3), np.nan)
+        ranges = np.full((m, k), np.nan)
+        sigmas = np.ones((m, k))
+        anchors[ti, slot] = self._gw_xyz[pairs.gateway[sel]]
+        ranges[ti, slot] = rng_m
+        sigmas[ti, slot] = sig_m
+        fixes = multilaterate(anchors, ranges, sigmas, z=cfg.tag_height_m,
+                              bounds=self._level_box[level[rows]])
+        return fixes.xy, fixes.accuracy_m, fixes.n_used.astype(np.int64)
+
     def _radio_fix(self, level: npt.NDArray[np.int64], inv: npt.NDArray[np.int64], pairs: _Pairs,
-                   on_level: npt.NDArray[np.bool_], xy: npt.NDArray[np.float64],
-                   acc: npt.NDArray[np.float64], n_used: npt.NDArray[np.int64]
+                   on_level: npt.NDArray[np.bool_]
                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
                               npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """Replace BLE tags' multilateration fixes by the radio map's (UWB tags keep theirs)."""
+        """Radio-map fixes of the BLE tags (NaN for UWB tags and tags it cannot place)."""
         assert self._radio is not None
         cfg = self.config
         m = level.shape[0]
@@ -389,48 +406,16 @@ class StreamingEngine:
         uwb = np.zeros(m, dtype=np.bool_)
         uwb[inv[~np.isnan(pairs.range_m)]] = True
         use = np.isfinite(res.xy[:, 0]) & ~uwb
-        xy = np.where(use[:, None], res.xy, xy)
-        acc = np.where(use, res.accuracy_m, acc)
-        heard = np.diff(ptr)
-        n_used = np.where(use, heard, n_used)
+        xy = np.where(use[:, None], res.xy, np.nan)
+        acc = np.where(use, res.accuracy_m, np.nan)
+        n_used = np.where(use, np.diff(ptr), 0).astype(np.int64)
         emission = np.where(use[:, None], res.room_prob, 0.0)
-        return xy, acc, emission, n_used.astype(np.int64)
+        return xy, acc, emission, n_used
 
     def _sigma_db(self, count: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         cfg = self.config
         return np.nan_to_num(combined_sigma_db(np.maximum(count, 1), cfg.shadowing_sigma_db,
                                                cfg.fading_sigma_db), nan=cfg.shadowing_sigma_db)
-
-    def _wall_corrected(self, level: npt.NDArray[np.int64], xy: npt.NDArray[np.float64],
-                        acc: npt.NDArray[np.float64], anchors: npt.NDArray[np.float64],
-                        ranges: npt.NDArray[np.float64], sigmas: npt.NDArray[np.float64],
-                        pairs: Any, order: npt.NDArray[np.int64], ti: npt.NDArray[np.int64],
-                        slot: npt.NDArray[np.int64], bounds: npt.NDArray[np.float64]
-                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        cfg = self.config
-        loss = np.zeros(ranges.shape)
-        fx = np.repeat(xy[:, 0:1], ranges.shape[1], axis=1)
-        fy = np.repeat(xy[:, 1:2], ranges.shape[1], axis=1)
-        used = np.isfinite(ranges) & np.isfinite(fx)
-        for lv in np.unique(level):
-            mask = used & (level[:, None] == lv)
-            if mask.any():
-                loss[mask] = self.index.wall_loss_db(int(lv), fx[mask], fy[mask],
-                                                     anchors[..., 0][mask], anchors[..., 1][mask])
-        ble = np.isnan(pairs.range_m[order])
-        corr_rssi = pairs.rssi[order] + cfg.wall_correction * loss[ti, slot]
-        gw = pairs.gateway[order]
-        r1 = self._gw_rssi_1m[gw]
-        r1 = np.where(np.isnan(r1), np.where(np.isnan(pairs.tx_power[order]), cfg.rssi_1m_dbm,
-                                             pairs.tx_power[order]), r1)
-        new_r, new_s = rssi_to_range(np.where(ble, corr_rssi, r1), r1, self._gw_n[gw],
-                                     self._sigma_db(pairs.count[order]))
-        r2, s2 = ranges.copy(), sigmas.copy()
-        r2[ti[ble], slot[ble]] = new_r[ble]
-        s2[ti[ble], slot[ble]] = new_s[ble]
-        fixes = multilaterate(anchors, r2, s2, z=cfg.tag_height_m, bounds=bounds)
-        good = np.isfinite(fixes.xy[:, 0])
-        return np.where(good[:, None], fixes.xy, xy), np.where(good, fixes.accuracy_m, acc)
 
     def _inside(self, level: npt.NDArray[np.int64], x: npt.NDArray[np.float64],
                 y: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],

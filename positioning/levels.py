@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from positioning._numba import FASTMATH
+
+from numba import njit  # isort: skip  (after positioning._numba sets the cache dir)
 
 __all__ = ["LevelFilter", "LevelParams", "level_scores"]
-
-_FM = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class LevelParams:
     top: int = 3
 
 
-@njit(cache=True, nogil=True, fastmath=_FM)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _scores_kernel(
     pair_tag: npt.NDArray[np.int64],
     pair_level: npt.NDArray[np.int64],
@@ -131,7 +132,7 @@ def level_scores(
     return out
 
 
-@njit(cache=True, nogil=True, fastmath=_FM)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _filter_kernel(
     post: npt.NDArray[np.float64],
     rows: npt.NDArray[np.int64],

@@ -37,7 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+
+import positioning._numba  # noqa: F401  (sets the Numba cache dir before numba loads)
+
+from numba import njit, prange  # isort: skip
 
 from floorplans.spatial import SiteIndex
 

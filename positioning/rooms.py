@@ -2,8 +2,9 @@
 
 **States** are the rooms of the tag's current level. **Transitions** respect the plan: from room
 *i* a tag stays with probability :math:`s = e^{-\\lambda\\,\\Delta t}` and otherwise moves to a
-room connected to *i* by a door (or, on plans without doors, a room it touches); a tiny
-``teleport`` probability to any room of the level recovers from a wrong start. The leave rate
+room connected to *i* by a door (:func:`floorplans.routing.room_adjacency`; on plans
+without doors, a room it touches); a tiny ``teleport`` probability to any room of the level
+recovers from a wrong start. The leave rate
 :math:`\\lambda` is low for a parked tag and high for a moving one, so a parked pump does not
 flicker across a wall while a pushed bed follows the corridor.
 
@@ -23,15 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
-from shapely import STRtree
 
-from floorplans.model import Site
+from floorplans.routing import room_adjacency
 from floorplans.spatial import SiteIndex
+from positioning._numba import FASTMATH
 
-__all__ = ["RoomFilter", "RoomParams", "room_adjacency"]
+from numba import njit  # isort: skip  (after positioning._numba sets the cache dir)
 
-_FM = {"nsz", "arcp", "contract", "afn", "reassoc"}
+__all__ = ["RoomFilter", "RoomParams"]
 
 #: z-score of a circular 2-D Gaussian's 95 % radius: sqrt(chi2_2(0.95)) = sqrt(5.991).
 R95_PER_SIGMA = 2.4477
@@ -47,7 +47,6 @@ class RoomParams:
         teleport: Probability per tick of jumping to a non-adjacent room of the level.
         samples: Points used to spread a fix over rooms.
         alpha: Pseudo-count added to every room's emission.
-        door_tolerance_m: How close a room must be to a door to be connected by it.
         emission_power: Exponent applied to external room likelihoods (e.g. the radio map's)
             before they enter the filter: consecutive ticks share the same static shadowing, so
             each tick's evidence is worth less than an independent observation.
@@ -58,47 +57,10 @@ class RoomParams:
     teleport: float = 1e-6
     samples: int = 48
     alpha: float = 0.25
-    door_tolerance_m: float = 0.6
     emission_power: float = 0.3
 
 
-def room_adjacency(site: Site, *, door_tolerance_m: float = 0.6) -> list[set[int]]:
-    """Rooms connected by a door, as sets of room indexes (``site.rooms`` order).
-
-    A door connects the rooms within ``door_tolerance_m`` of its geometry (or those it names).
-    On a level without any door (e.g. an imported plan that has none), rooms that touch are
-    taken as connected instead.
-    """
-    index = {r.id: i for i, r in enumerate(site.rooms)}
-    adj: list[set[int]] = [set() for _ in site.rooms]
-    by_level: dict[str, list[int]] = {}
-    for i, r in enumerate(site.rooms):
-        by_level.setdefault(r.level, []).append(i)
-    doors_on: dict[str, int] = {}
-    for o in site.openings:
-        doors_on[o.level] = doors_on.get(o.level, 0) + 1
-    for level, members in by_level.items():
-        polys = [site.rooms[i].polygon for i in members]
-        tree = STRtree(polys)
-        if doors_on.get(level):
-            for o in site.openings:
-                if o.level != level:
-                    continue
-                if o.rooms:
-                    near = [index[r] for r in o.rooms if r in index]
-                else:
-                    hits = tree.query(o.geometry, predicate="dwithin", distance=door_tolerance_m)
-                    near = [members[int(h)] for h in hits]
-                for a in near:
-                    adj[a].update(b for b in near if b != a)
-        else:
-            for j, i in enumerate(members):
-                hits = tree.query(polys[j], predicate="dwithin", distance=0.05)
-                adj[i].update(members[int(h)] for h in hits if members[int(h)] != i)
-    return adj
-
-
-@njit(cache=True, nogil=True, fastmath=_FM)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _room_step(
     post: npt.NDArray[np.float64],
     rows: npt.NDArray[np.int64],
@@ -170,7 +132,7 @@ class RoomFilter:
         self._level_base = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._level_n = counts.astype(np.int64)
         self._width = int(max(1, counts.max(initial=1)))
-        adj = room_adjacency(site, door_tolerance_m=self.params.door_tolerance_m)
+        adj = room_adjacency(site)
         ptr = [0]
         idx: list[int] = []
         for slot in range(order.size):
@@ -196,6 +158,26 @@ class RoomFilter:
         level_of = np.array([self.index.level_index(r.level) for r in self.index.site.rooms],
                             dtype=np.int64)
         return (self._slot_of_room - self._level_base[level_of]).astype(np.int64)
+
+    def _disc_counts(self, lv: npt.NDArray[np.int64], xs: npt.NDArray[np.float64],
+                     ys: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
+                     base: npt.NDArray[np.int64], n_local: npt.NDArray[np.int64]
+                     ) -> npt.NDArray[np.float64]:
+        """How many of the fixed Gaussian sample points around each fix fall in each room."""
+        p = self.params
+        m = lv.shape[0]
+        sigma = np.clip(acc, 0.5, 50.0) / R95_PER_SIGMA
+        px = xs[:, None] + sigma[:, None] * self._pattern[None, :, 0]
+        py = ys[:, None] + sigma[:, None] * self._pattern[None, :, 1]
+        rooms = self.index.room_at(px.ravel(), py.ravel(), np.repeat(lv, p.samples))
+        rooms = rooms.reshape(m, p.samples)
+        slot = np.where(rooms >= 0, self._slot_of_room[np.maximum(rooms, 0)], -1)
+        local = slot - base[:, None]
+        counts = np.zeros((m, self._width))
+        ok = (slot >= 0) & (local >= 0) & (local < n_local[:, None])
+        ii = np.broadcast_to(np.arange(m)[:, None], local.shape)[ok]
+        np.add.at(counts, (ii, local[ok]), 1.0)
+        return counts
 
     def _grow(self, n_tags: int) -> None:
         if n_tags > self._post.shape[0]:
@@ -259,19 +241,10 @@ class RoomFilter:
                 if n_new[k]:
                     self._post[row, : n_new[k]] = 1.0 / n_new[k]
             self._level[rc] = lv[changed]
-        sigma = np.clip(acc, 0.5, 50.0) / R95_PER_SIGMA
-        px = xs[:, None] + sigma[:, None] * self._pattern[None, :, 0]
-        py = ys[:, None] + sigma[:, None] * self._pattern[None, :, 1]
-        rooms = self.index.room_at(px.ravel(), py.ravel(), np.repeat(lv, p.samples))
-        rooms = rooms.reshape(m, p.samples)
         base = self._level_base[lv]
         n_local = self._level_n[lv]
-        slot = np.where(rooms >= 0, self._slot_of_room[np.maximum(rooms, 0)], -1)
-        local = slot - base[:, None]
         counts = np.zeros((m, self._width))
-        ok = (slot >= 0) & (local >= 0) & (local < n_local[:, None])
-        ii = np.broadcast_to(np.arange(m)[:, None], local.shape)[ok]
-        np.add.at(counts, (ii, local[ok]), 1.0)
+        given = np.zeros(m, dtype=np.bool_)
         if emission is not None:
             em = np.asarray(emission, dtype=np.float64)
             if em.shape != (m, self._width):
@@ -279,6 +252,10 @@ class RoomFilter:
             given = em.sum(axis=1) > 0
             eg = em[given] ** p.emission_power
             counts[given] = p.samples * eg / eg.sum(axis=1, keepdims=True)
+        spread = np.flatnonzero(~given)
+        if spread.size:
+            counts[spread] = self._disc_counts(lv[spread], xs[spread], ys[spread], acc[spread],
+                                               base[spread], n_local[spread])
         rate = np.where(mv, p.leave_rate_moving, p.leave_rate_parked)
         stay = np.exp(-rate * max(dt, 0.0))
         _room_step(self._post, r, counts, n_local, stay, self._nbr_ptr, self._nbr_idx, base,

@@ -42,8 +42,10 @@ class Calibration:
 def _samples(site: Site, index: SiteIndex, readings: list[Reading],
              spots: dict[str, tuple[float, float, str, float]], walls: bool
              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(gateway index, 3-D distance, RSSI) of every reading of a reference tag by a gateway on
+    its level; with ``walls`` the plan's wall loss between the two is added back to the RSSI."""
     gpos = {g.id: i for i, g in enumerate(site.gateways)}
-    g_idx, dist, rssi = [], [], []
+    g_idx, dist, rssi, xs, ys = [], [], [], [], []
     for r in readings:
         spot = spots.get(r.tag)
         gi = gpos.get(r.gateway)
@@ -56,27 +58,19 @@ def _samples(site: Site, index: SiteIndex, readings: list[Reading],
         g_idx.append(gi)
         dist.append(float(np.sqrt((gw.x - x) ** 2 + (gw.y - y) ** 2 + (gw.height_m - z) ** 2)))
         rssi.append(r.rssi)
+        xs.append(x)
+        ys.append(y)
     g = np.asarray(g_idx, dtype=np.int64)
-    d = np.asarray(dist)
     v = np.asarray(rssi)
     if walls and g.size:
-        xs = np.array([spots[r.tag][0] for r in readings if _used(r, spots, gpos, site)])
-        ys = np.array([spots[r.tag][1] for r in readings if _used(r, spots, gpos, site)])
+        x_arr, y_arr = np.asarray(xs), np.asarray(ys)
+        gx = np.array([site.gateways[i].x for i in g])
+        gy = np.array([site.gateways[i].y for i in g])
         gl = np.array([site.gateways[i].level for i in g])
         for lv in np.unique(gl):
             m = gl == lv
-            gx = np.array([site.gateways[i].x for i in g[m]])
-            gy = np.array([site.gateways[i].y for i in g[m]])
-            v[m] = v[m] + index.wall_loss_db(str(lv), xs[m], ys[m], gx, gy)
-    return g, d, v
-
-
-def _used(r: Reading, spots: dict[str, tuple[float, float, str, float]], gpos: dict[str, int],
-          site: Site) -> bool:
-    spot = spots.get(r.tag)
-    gi = gpos.get(r.gateway)
-    return (spot is not None and gi is not None and r.rssi is not None
-            and site.gateways[gi].level == spot[2])
+            v[m] += index.wall_loss_db(str(lv), x_arr[m], y_arr[m], gx[m], gy[m])
+    return g, np.asarray(dist), v
 
 
 def calibrate_site(site: Site, readings: list[Reading],
@@ -101,11 +95,7 @@ def calibrate_site(site: Site, readings: list[Reading],
     gws = [replace(gw, rssi_1m=round(fits[gw.id].rssi_1m, 2),
                    path_loss_exponent=round(fits[gw.id].n, 3))
            if gw.id in fits and not fits[gw.id].pooled else gw for gw in site.gateways]
-    new_site = Site.build(
-        id=site.id, name=site.name, buildings=site.buildings, levels=site.levels,
-        rooms=site.rooms, walls=site.walls, openings=site.openings, connectors=site.connectors,
-        gateways=gws, zones=site.zones, georeference=site.georeference)
-    return Calibration(fits, pooled, int(g.size), new_site)
+    return Calibration(fits, pooled, int(g.size), site.replace(gateways=gws))
 
 
 def calibrate_command(args: argparse.Namespace) -> int:

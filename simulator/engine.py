@@ -127,7 +127,7 @@ def with_wall_spread(site: Site, spread: float, seed: int) -> Site:
     factors = np.exp(rng.normal(-0.5 * spread**2, spread, size=len(site.walls)))
     walls = [replace(w, attenuation_db=float(w.attenuation_db * f))
              for w, f in zip(site.walls, factors, strict=True)]
-    return replace(site, walls=tuple(walls))
+    return site.replace(walls=walls)
 
 
 class Simulation:

@@ -7,8 +7,9 @@ import pytest
 from shapely.geometry import LineString, box
 
 from floorplans.model import Building, Level, Opening, Room, Site
+from floorplans.routing import room_adjacency
 from floorplans.spatial import SiteIndex
-from positioning.rooms import RoomFilter, RoomParams, room_adjacency
+from positioning.rooms import RoomFilter, RoomParams
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+# Before any package defines a Numba kernel: cache compiled kernels in the user's cache
+# directory, so a read-only install still caches (floorplans and simulator compile too).
+import positioning._numba  # noqa: F401  # isort: skip
+
 __all__ = ["build_parser", "main"]
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.

@@ -188,7 +188,7 @@ class Service:
         engine = StreamingEngine(self.site, EngineConfig(
             tick_s=e.tick_s, window_s=e.window_s, max_gateways=e.max_gateways,
             rssi_1m_dbm=e.rssi_1m_dbm, path_loss_exponent=e.path_loss_exponent,
-            wall_correction=e.wall_correction))
+            radio_map=e.radio_map))
         self.pipeline = Pipeline(
             self.site, engine, store_writer=self.writer, asset_of=self.pairings,
             tick_s=e.tick_s, delay_s=e.delay_s, max_pending_readings=e.max_pending_readings,

@@ -113,7 +113,8 @@ class EngineSettings(_Section):
         delay_s: Ticks run this long behind the wall clock so late readings still count.
         max_gateways: Strongest gateways used per fix.
         path_loss_exponent, rssi_1m_dbm: Site defaults of the path-loss model.
-        wall_correction: Share of the plan's wall loss added back (0 disables).
+        radio_map: Locate BLE tags on the plan-aware radio map (off: multilateration only,
+            faster, less room-accurate; see docs/accuracy.md).
         max_pending_readings: Readings waiting for a tick before producers are slowed down.
         stale_after_s: A tag unheard this long has its open stay closed.
     """
@@ -124,7 +125,7 @@ class EngineSettings(_Section):
     max_gateways: int = Field(default=8, ge=3)
     path_loss_exponent: float = Field(default=2.6, gt=0)
     rssi_1m_dbm: float = -59.0
-    wall_correction: float = Field(default=0.0, ge=0, le=1)
+    radio_map: bool = True
     max_pending_readings: int = Field(default=500_000, ge=1000)
     stale_after_s: float = Field(default=300.0, gt=0)
 

@@ -7,25 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from floorplans.model import Site
+from floorplans.render import level_projection
 from tracker.api.deps import StateDep
 from tracker.api.errors import NotFoundError
 from tracker.api.schemas import LevelOut
 
-__all__ = ["level_projection", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["floorplans"])
 
 SVG_WIDTH_PX = 1200
-
-
-def level_projection(site: Site, level_id: str, width_px: int = SVG_WIDTH_PX
-                     ) -> tuple[float, float, float, float, float]:
-    """``(min_x, max_y, scale, offset_x, offset_y)`` of the level's SVG (see
-    :func:`floorplans.render.level_projection`)."""
-    from floorplans import render
-
-    return render.level_projection(site, level_id, width_px)
 
 
 @router.get("/levels", response_model=list[LevelOut], summary="Levels of the site")
@@ -33,7 +24,7 @@ async def levels(state: StateDep) -> list[LevelOut]:
     """Every level with its SVG URL and the metres-to-pixels mapping of that SVG."""
     out = []
     for lv in state.site.levels:
-        minx, maxy, scale, ox, oy = level_projection(state.site, lv.id)
+        minx, maxy, scale, ox, oy = level_projection(state.site, lv.id, SVG_WIDTH_PX)
         out.append(LevelOut(id=lv.id, name=lv.name, building=lv.building,
                             svg=f"/api/v1/floorplans/{lv.id}.svg", min_x=minx, max_y=maxy,
                             scale=scale, offset_x=ox, offset_y=oy))
