@@ -12,6 +12,7 @@ from tracker.metrics import Metrics
 if TYPE_CHECKING:
     from gateway.health import GatewayHealth
     from gateway.ingest import Ingestor
+    from tracker.api.security import Authenticator
     from tracker.pipeline import Pipeline
     from tracker.store.base import Store
     from tracker.store.writer import StoreWriter
@@ -37,6 +38,8 @@ class AppState:
         ops_only: Serve only ``/healthz``, ``/readyz`` and ``/metrics``.
         starting: A human-readable reason the service is not ready yet (None when ready).
         owns_store: Close the store when the app shuts down.
+        auth: Checks credentials; None means every protected endpoint answers 503.
+        secure_cookies: Mark the session cookie ``Secure`` (serve behind HTTPS).
     """
 
     site: Site
@@ -49,6 +52,8 @@ class AppState:
     ops_only: bool = False
     starting: str | None = None
     owns_store: bool = False
+    auth: Authenticator | None = None
+    secure_cookies: bool = False
     started_at: float = field(default_factory=time.time)
     metrics: Metrics = field(init=False)
     cache: dict[str, Any] = field(default_factory=dict)

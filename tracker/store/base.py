@@ -7,13 +7,18 @@ thread, and the HTTP API from a thread pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tracker.assets import Asset
 from tracker.records import FixRecord, GatewayStatusRecord, StayRecord, WriteBatch
 
+if TYPE_CHECKING:
+    from tracker.store.sql import Dialect, Fetch, Params
+
 __all__ = [
+    "ConflictError",
     "HourlyRoomTime",
     "Pairing",
     "Store",
@@ -29,6 +34,10 @@ class StoreError(Exception):
 
 class StoreUnavailableError(StoreError):
     """The database cannot be reached (outage, restart); the write may be retried later."""
+
+
+class ConflictError(StoreError):
+    """A write broke a uniqueness or integrity rule (e.g. a user name that already exists)."""
 
 
 class UnknownAssetError(StoreError, KeyError):
@@ -159,6 +168,19 @@ class Store(Protocol):
 
     def gateway_status(self) -> list[GatewayStatusRecord]:
         """The latest status of every gateway, ordered by gateway."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect, for feature modules that keep their own tables."""
+        ...
+
+    def query(self, q: str, params: Params = ()) -> list[Any]:
+        """Run one read query and return its rows."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Fetch]:
+        """A write transaction yielding a statement runner (see ``SQLReads.transaction``)."""
         ...
 
     def close(self) -> None:

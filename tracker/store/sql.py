@@ -190,6 +190,21 @@ class SQLReads:
         with self._session() as fetch:
             return fetch(q, params)
 
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect, for feature modules (auth, alerts, reports) writing their own SQL."""
+        return self._dialect
+
+    def query(self, q: str, params: Params = ()) -> list[Any]:
+        """Run one read query (in :attr:`dialect`) and return all its rows."""
+        return self._all(q, params)
+
+    def transaction(self) -> AbstractContextManager[Fetch]:
+        """A write transaction: yields a function running one statement and returning its
+        rows (empty for statements without a result); commits on success, rolls back on
+        error."""
+        raise NotImplementedError
+
     def current_locations(
         self, *, site: str | None = None, level: str | None = None, since: float | None = None
     ) -> list[FixRecord]:

@@ -27,7 +27,12 @@ from tracker.records import (
     ts_to_us,
     us_to_ts,
 )
-from tracker.store.base import HourlyRoomTime, StoreError, StoreUnavailableError
+from tracker.store.base import (
+    ConflictError,
+    HourlyRoomTime,
+    StoreError,
+    StoreUnavailableError,
+)
 from tracker.store.sql import (
     UPSERT_CURRENT_SET,
     UPSERT_STAYS_SET,
@@ -158,6 +163,19 @@ class SQLiteStore(SQLReads):
     @contextmanager
     def _session(self) -> Iterator[Fetch]:
         yield self._query
+
+    @contextmanager
+    def transaction(self) -> Iterator[Fetch]:
+        """A write transaction (see :meth:`SQLReads.transaction`)."""
+        with self._tx() as conn:
+            def run(q: str, params: Params = ()) -> list[Any]:
+                try:
+                    return conn.execute(q, params).fetchall()
+                except sqlite3.IntegrityError as exc:
+                    raise ConflictError(f"SQLite constraint: {exc}") from exc
+                except sqlite3.Error as exc:
+                    raise StoreError(f"SQLite error: {exc}") from exc
+            yield run
 
     def _query(self, q: str, params: Params = ()) -> list[Any]:
         conn = self._reader()

@@ -28,7 +28,12 @@ from tracker.records import (
     ts_to_us,
     us_to_ts,
 )
-from tracker.store.base import HourlyRoomTime, StoreError, StoreUnavailableError
+from tracker.store.base import (
+    ConflictError,
+    HourlyRoomTime,
+    StoreError,
+    StoreUnavailableError,
+)
 from tracker.store.migrate import Capabilities, apply_migrations, detect_capabilities
 from tracker.store.sql import (
     FIX_FIELDS,
@@ -36,6 +41,7 @@ from tracker.store.sql import (
     UPSERT_STAYS_SET,
     Dialect,
     Fetch,
+    Params,
     SQLReads,
     pair,
     unpair,
@@ -186,6 +192,18 @@ class TimescaleStore(SQLReads):
     def _session(self) -> Iterator[Fetch]:
         with self._conn() as conn:
             yield lambda q, params: conn.execute(q.encode(), params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Fetch]:
+        """A write transaction (see :meth:`SQLReads.transaction`)."""
+        with self._conn() as conn, conn.transaction():
+            def run(q: str, params: Params = ()) -> list[Any]:
+                try:
+                    cur = conn.execute(q.encode(), params)
+                except psycopg.errors.IntegrityError as exc:
+                    raise ConflictError(f"constraint: {exc}") from exc
+                return cur.fetchall() if cur.description is not None else []
+            yield run
 
     @property
     def capabilities(self) -> Capabilities:
