@@ -18,7 +18,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from tracker.api import floorplans, gateways, locations, ops
+from tracker.api import auth, floorplans, gateways, locations, ops
 from tracker.api.errors import install_error_handlers
 from tracker.api.state import AppState
 
@@ -61,10 +61,15 @@ def create_app(state: AppState, *, root_path: str = "") -> FastAPI:
     app = FastAPI(title="Sporing", version="0.1.0", lifespan=lifespan, root_path=root_path,
                   summary="Real-time location of hospital equipment")
     app.state.sporing = state
+    if state.auth is None and not state.ops_only:
+        from tracker.auth import AuthService
+
+        state.auth = AuthService(lambda: state.store)
     install_error_handlers(app)
     app.include_router(ops.router)
     if state.ops_only:
         return app
+    app.include_router(auth.router)
     app.include_router(locations.router)
     app.include_router(floorplans.router)
     app.include_router(gateways.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -41,6 +42,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     src.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8000")
     src.add_argument("--database", metavar="URL",
                      help="read the stored status (default: $SPORING_DATABASE_URL)")
+    g.add_argument("--token", default=None,
+                   help="API token for --url (default: $SPORING_TOKEN; any role)")
     g.add_argument("--json", action="store_true", help="JSON instead of a table")
     g.set_defaults(handler=_gateways)
 
@@ -103,6 +106,10 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Sporing demo: {demo.url}  (API docs {demo.url}docs)", flush=True)
         print(f"  simulating {args.assets} assets in the sample hospital at {args.speed:g}x "
               f"real time; database {demo.state_dir / 'sporing-demo.db'}", flush=True)
+        from tracker.demo import DEMO_USERS
+
+        users = ", ".join(f"{n} ({r})" for n, r in DEMO_USERS)
+        print(f"  log in as {users}; demo password: {demo.password}", flush=True)
         print("  positions appear within seconds; Ctrl+C stops", flush=True)
         try:
             await stop.wait()
@@ -123,7 +130,9 @@ def _gateways(args: argparse.Namespace) -> int:
 
         url = args.url.rstrip("/") + "/api/v1/gateways"
         try:
-            resp = httpx.get(url, timeout=10.0)
+            token = args.token or os.environ.get("SPORING_TOKEN")
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            resp = httpx.get(url, timeout=10.0, headers=headers)
             resp.raise_for_status()
         except httpx.HTTPError as exc:
             return _fail(f"cannot read {url}: {exc}")

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +26,12 @@ import numpy as np
 from gateway.canonical import ReadingBatch
 from tracker.api.state import AppState
 
-__all__ = ["Demo", "DemoOptions"]
+__all__ = ["DEMO_PASSWORD_ENV", "DEMO_USERS", "Demo", "DemoOptions"]
+
+#: Local users the demo creates (name, role), all with :attr:`Demo.password`.
+DEMO_USERS = (("demo", "admin"), ("demo-biomed", "biomed"), ("demo-porter", "porter"))
+#: Environment variable fixing the demo users' password (a random one is printed otherwise).
+DEMO_PASSWORD_ENV = "SPORING_DEMO_PASSWORD"
 
 log = logging.getLogger("sporing.demo")
 
@@ -79,6 +86,7 @@ class Demo:
         self._stop = asyncio.Event()
         self._wall0 = time.time()
         self._sim0 = self._wall0
+        self.password = os.environ.get(DEMO_PASSWORD_ENV) or secrets.token_urlsafe(9)
 
     @property
     def url(self) -> str:
@@ -126,6 +134,7 @@ class Demo:
         self.store = store = await asyncio.to_thread(open_store, f"sqlite:///{db}")
         await asyncio.to_thread(store.upgrade)
         self.state.store = store
+        await asyncio.to_thread(self._demo_users)
         pairings = PairingCache()
         assets = _fleet_assets(sim)
         await asyncio.to_thread(store.upsert_assets, assets, at=self._sim0 - 86_400.0)
@@ -149,6 +158,20 @@ class Demo:
         self.state.starting = None
         log.info("demo running: %d assets on %d levels, %d gateways, %.0fx real time",
                  opts.assets, len(self.site.levels), len(self.site.gateways), opts.speed)
+
+    def _demo_users(self) -> None:
+        from tracker.auth import AuthService
+        from tracker.store.base import ConflictError
+
+        auth = self.state.auth
+        assert isinstance(auth, AuthService), "create_app installs the auth service"
+        for name, role in DEMO_USERS:
+            try:
+                auth.create_user(name, self.password, role, display_name=f"Demo ({role})")
+            except ConflictError:  # a kept state_dir: same users, this run's password
+                auth.update_user(name, password=self.password)
+        log.info("demo users %s, password %s (local demo only)",
+                 ", ".join(n for n, _ in DEMO_USERS), self.password)
 
     def _simulation(self) -> Any:
         from floorplans.spatial import SiteIndex

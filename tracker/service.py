@@ -115,7 +115,8 @@ class Service:
         self.site = site or load_site(settings.site)
         self.role = settings.role
         self.state = AppState(site=self.site, ops_only=self.role == "ingest",
-                              starting="starting")
+                              starting="starting",
+                              secure_cookies=settings.api.secure_cookies)
         self.store: Any = None
         self.writer: Any = None
         self.pipeline: Any = None

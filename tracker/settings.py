@@ -146,12 +146,15 @@ class ApiConfig(_Section):
         host, port: Where the API listens (roles ``all`` and ``api``).
         ops_port: Where ``/healthz``, ``/readyz`` and ``/metrics`` listen in role ``ingest``.
         root_path: Path prefix when behind a reverse proxy.
+        secure_cookies: Send the session cookie only over HTTPS (set it whenever users reach
+            Sporing through an HTTPS reverse proxy, which production deployments must).
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, lt=65536)
     ops_port: int = Field(default=9108, ge=0, lt=65536)
     root_path: str = ""
+    secure_cookies: bool = False
 
 
 class LogConfig(_Section):

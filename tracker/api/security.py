@@ -122,6 +122,7 @@ def require(role: Role) -> Callable[[Request, StateDep], Awaitable[Principal]]:
         request.state.principal = principal
         return principal
 
+    dependency.required_role = role  # type: ignore[attr-defined]  # read by route audits
     return dependency
 
 

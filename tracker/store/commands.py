@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["database_arg", "database_url", "register"]
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     db = sub.add_parser("db", help="database schema management")
     db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
     up = db_sub.add_parser("upgrade", help="apply pending schema migrations")
-    _database_arg(up)
+    database_arg(up)
     up.add_argument("--no-timescaledb", action="store_true",
                     help="use plain PostgreSQL even if TimescaleDB is available")
     up.set_defaults(handler=_db_upgrade)
@@ -27,17 +27,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     a_sub = assets.add_subparsers(dest="assets_command", metavar="SUBCOMMAND", required=True)
     imp = a_sub.add_parser("import", help="import assets from a maintenance-system CSV export")
     imp.add_argument("file", metavar="FILE.csv", help="CSV file (';' or ',' delimited)")
-    _database_arg(imp)
+    database_arg(imp)
     imp.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
     imp.set_defaults(handler=_assets_import)
 
 
-def _database_arg(p: argparse.ArgumentParser) -> None:
+def database_arg(p: argparse.ArgumentParser) -> None:
+    """Add ``--database URL`` (default ``$SPORING_DATABASE_URL``) to a command."""
     p.add_argument("--database", metavar="URL", default=None,
                    help="database URL (default: $SPORING_DATABASE_URL)")
 
 
-def _url(args: argparse.Namespace) -> str | None:
+def database_url(args: argparse.Namespace) -> str | None:
+    """The database URL of ``args``; None (after printing why) when there is none."""
     from tracker.store import DATABASE_URL_ENV, default_database_url
 
     url: str | None = args.database or default_database_url()
@@ -50,7 +52,7 @@ def _url(args: argparse.Namespace) -> str | None:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from tracker.store import StoreError, open_store
 
-    url = _url(args)
+    url = database_url(args)
     if url is None:
         return 2
     try:
@@ -83,7 +85,7 @@ def _assets_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"{len(assets)} valid asset(s), {len(problems)} problem(s) (dry run)")
         return 1 if problems else 0
-    url = _url(args)
+    url = database_url(args)
     if url is None:
         return 2
     try:
