@@ -67,14 +67,14 @@ class IngestStats:
 
     Attributes:
         messages: Messages by format (``unmatched`` when no topic filter matched).
-        readings: Readings handed on, by floor-plan gateway.
+        readings: Readings handed on, by (floor-plan gateway, format).
         rejects: Rejected messages or batch elements by (gateway, reason).
         max_gateway_labels: Distinct gateway labels kept; others are counted as ``other``
             (garbage ids must not blow up metrics cardinality).
     """
 
     messages: Counter[str] = field(default_factory=Counter)
-    readings: Counter[str] = field(default_factory=Counter)
+    readings: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejects: Counter[tuple[str, str]] = field(default_factory=Counter)
     bytes_in: int = 0
     statuses: int = 0
@@ -399,9 +399,10 @@ class Ingestor:
                 "bad_value", f"adapter {fmt} failed: {type(exc).__name__}: {exc}"),
                 label_reason="adapter_error", forward=False)
             return 0
-        return await self._accept(topic, payload, t, result)
+        return await self._accept(topic, payload, t, result, fmt)
 
-    async def _accept(self, topic: str, payload: bytes, t: float, result: ParseResult) -> int:
+    async def _accept(self, topic: str, payload: bytes, t: float, result: ParseResult,
+                      fmt: str) -> int:
         st = self.stats
         gmap = self.gateway_map
         first_gw = result.gateways[0] if result.gateways else None
@@ -441,7 +442,7 @@ class Ingestor:
                 seen.add(m)
                 per_gw[m] += 0
         for gw, n in per_gw.items():
-            st.readings[st.label(gw)] += n
+            st.readings[st.label(gw), fmt] += n
             self.health.observe(gw, t, n)
         if out:
             if not self._buffer:

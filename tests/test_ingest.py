@@ -61,6 +61,10 @@ async def test_fixtures_give_the_adapters_readings() -> None:
     assert key == [(r.gateway, r.tag, r.rssi, r.tx_power) for r in expected]
     assert ing.stats.messages == {"espresense": 1, "openmqttgateway": 2, "ruuvi": 2}
     assert sum(ing.stats.readings.values()) == 5 and not ing.stats.rejects
+    by_format: dict[str, int] = {}
+    for (_gw, fmt), n in ing.stats.readings.items():
+        by_format[fmt] = by_format.get(fmt, 0) + n
+    assert by_format == {"espresense": 1, "openmqttgateway": 2, "ruuvi": 2}
 
 
 async def test_bad_input_is_counted_per_gateway_and_reason_and_never_raises() -> None:

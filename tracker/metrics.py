@@ -11,7 +11,7 @@ Exported (all prefixed ``sporing_``):
 name                                        type       meaning
 =========================================  =========  =======================================
 ingest_messages_total{format}               counter    MQTT messages by vendor format
-ingest_readings_total{gateway}              counter    readings handed on, by gateway
+ingest_readings_total{gateway,format}       counter    readings handed on, by gateway and format
 ingest_rejects_total{gateway,reason}        counter    rejected messages/elements
 ingest_bytes_total                          counter    payload bytes received
 ingest_dropped_readings_total               counter    readings lost to a failing sink
@@ -102,10 +102,11 @@ def _ingest_metrics(ing: Any) -> Iterator[Metric]:
     for fmt, n in sorted(st.messages.items()):
         m.add_metric([fmt], n)
     yield m
-    r = CounterMetricFamily("sporing_ingest_readings", "Readings handed on, by gateway",
-                            labels=["gateway"])
-    for gw, n in sorted(st.readings.items()):
-        r.add_metric([gw], n)
+    r = CounterMetricFamily("sporing_ingest_readings",
+                            "Readings handed on, by gateway and format",
+                            labels=["gateway", "format"])
+    for (gw, fmt), n in sorted(st.readings.items()):
+        r.add_metric([gw, fmt], n)
     yield r
     rej = CounterMetricFamily("sporing_ingest_rejects", "Rejected messages or elements",
                               labels=["gateway", "reason"])
