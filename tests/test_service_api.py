@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from floorplans.model import Site
 from floorplans.sample import load_sample_site
+from tests.authutil import bearer
 from tracker.api.state import AppState
 from tracker.app import create_app
 from tracker.assets import Asset
@@ -47,6 +48,7 @@ def client(site: Site, tmp_path: Path) -> Iterator[TestClient]:
     store.close()
     state = AppState(site=site, database_url=url)  # role "api": the lifespan opens the store
     with TestClient(create_app(state)) as c:
+        c.headers.update(bearer(state, "porter"))
         yield c
 
 
@@ -108,8 +110,9 @@ def test_gateways_from_the_database(client: TestClient, site: Site) -> None:
 
 def test_index_page_is_accessible(client: TestClient) -> None:
     html = client.get("/").text
-    assert '<html lang="en">' in html and '<label for="level">' in html
-    assert ":focus-visible" in html and 'aria-live="polite"' in html
+    assert '<html lang="en">' in html and '<label for="level"' in html
+    assert 'src="static/app.js"' in html and 'aria-live="polite"' in html
+    assert ":focus-visible" in client.get("/static/app.css").text
 
 
 def test_ops_only_app_has_no_read_api(site: Site) -> None:
@@ -124,7 +127,10 @@ def test_unavailable_database_gives_503(site: Site) -> None:
     with TestClient(create_app(state)) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["checks"]["startup"].startswith("waiting")
-        assert c.get("/api/v1/locations").status_code == 503
+        assert c.get("/api/v1/locations").status_code == 401  # no credentials
+        # credentials cannot be checked without the database
+        assert c.get("/api/v1/locations",
+                     headers={"Authorization": "Bearer spt_x_y"}).status_code == 503
 
 
 # ----------------------------------------------------------------------------- settings

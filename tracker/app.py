@@ -17,9 +17,23 @@ from importlib import resources
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
-from tracker.api import auth, floorplans, gateways, locations, ops
-from tracker.api.errors import install_error_handlers
+from tracker.api import (
+    alerts,
+    assets,
+    auth,
+    fhir,
+    floorplans,
+    gateways,
+    live,
+    locations,
+    nearest,
+    ops,
+    rooms,
+    tags,
+)
+from tracker.api.errors import ERROR_RESPONSES, install_error_handlers
 from tracker.api.state import AppState
 
 __all__ = ["create_app"]
@@ -59,7 +73,8 @@ def create_app(state: AppState, *, root_path: str = "") -> FastAPI:
                 await asyncio.to_thread(store.close)
 
     app = FastAPI(title="Sporing", version="0.1.0", lifespan=lifespan, root_path=root_path,
-                  summary="Real-time location of hospital equipment")
+                  summary="Real-time location of hospital equipment",
+                  responses=ERROR_RESPONSES)
     app.state.sporing = state
     if state.auth is None and not state.ops_only:
         from tracker.auth import AuthService
@@ -73,9 +88,19 @@ def create_app(state: AppState, *, root_path: str = "") -> FastAPI:
     app.include_router(locations.router)
     app.include_router(floorplans.router)
     app.include_router(gateways.router)
+    app.include_router(alerts.router)
+    app.include_router(assets.router)
+    app.include_router(rooms.router)
+    app.include_router(nearest.router)
+    app.include_router(tags.router)
+    app.include_router(live.router)
+    app.include_router(fhir.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse(_index_html())
+
+    # The page's script, style sheet and translations (tracker/static, shipped in the wheel).
+    app.mount("/static", StaticFiles(packages=[("tracker", "static")]), name="static")
 
     return app

@@ -55,6 +55,7 @@ __all__ = ["BatchSink", "Pipeline", "PipelineStats"]
 log = logging.getLogger("sporing.pipeline")
 
 AssetOf = Callable[[str, float], str | None]
+TickListener = Callable[[float, list[FixRecord], list[StayRecord]], None]
 
 
 class BatchSink(Protocol):
@@ -181,6 +182,7 @@ class Pipeline:
         self._stop = asyncio.Event()
         self._listeners: set[asyncio.Queue[FixFrame]] = set()
         self._batch_listeners: list[Callable[[WriteBatch], None]] = []
+        self._tick_listeners: list[TickListener] = []
         self._inflight: dict[int, tuple[WriteBatch, list[float]]] = {}
         self._tick_lock = asyncio.Lock()
         self._runner: asyncio.Task[None] | None = None
@@ -250,6 +252,11 @@ class Pipeline:
         """Call ``fn`` (in the tick thread) with every batch submitted to the writer."""
         self._batch_listeners.append(fn)
 
+    def add_tick_listener(self, fn: TickListener) -> None:
+        """Call ``fn(t, fixes, stays)`` (in the tick thread) with every tick's time, all its
+        fixes and the stays it opened or closed (e.g. :class:`tracker.alerts.AlertRunner`)."""
+        self._tick_listeners.append(fn)
+
     def resume_stays(self, open_stays: Iterable[StayRecord]) -> int:
         """Continue the open stays found in the store after a restart (instead of opening a
         second stay of the same tag); returns how many were resumed."""
@@ -281,6 +288,11 @@ class Pipeline:
         frame = self.engine.tick(t)
         fixes = self._records(frame)
         stays: list[StayRecord] = self.stays.update(frame)
+        for listener in self._tick_listeners:
+            try:
+                listener(t, fixes, stays)
+            except Exception:  # a listener's bug must not stop positioning or storage
+                log.exception("tick listener %r failed at %.3f", listener, t)
         stored = self.change_filter.filter(fixes)
         batch = WriteBatch(stored, stays) if stored or stays else None
         if batch is not None and self.writer is not None:

@@ -122,6 +122,7 @@ class Service:
         self.pipeline: Any = None
         self.ingestor: Any = None
         self.pairings = PairingCache()
+        self.alerts: Any = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: Any = None
@@ -141,6 +142,14 @@ class Service:
             await self._start_http(s.api.ops_port if self.role == "ingest" else s.api.port)
             await self._start_storage()
             self._start_pipeline()
+            if s.alerts.get("rules"):
+                from tracker.alerts.runner import AlertRunner
+
+                self.alerts = AlertRunner.from_settings(
+                    s.alerts, self.site, self.store, mqtt=s.mqtt,
+                    health=lambda: self.state.health)
+                self.alerts.attach(self.pipeline)
+                await self.alerts.start()
             self.state.starting = "compiling the positioning kernels"
             took = await asyncio.to_thread(self.pipeline.warm_up)
             log.info("positioning kernels ready in %.1f s", took)
@@ -288,6 +297,8 @@ class Service:
                     await asyncio.wait_for(t, timeout=30.0)
             self._tasks.clear()
             self.submit_gateway_status()
+            if self.alerts is not None:
+                await self.alerts.stop()
             if self.writer is not None:
                 await asyncio.to_thread(self.writer.stop)
             if self._server is not None:
@@ -333,8 +344,11 @@ async def start_http(app: Any, host: str, port: int) -> tuple[Any, asyncio.Task[
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family = infos[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, _, proto = infos[0][:3]
+        # proto must be IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY only on accepted sockets
+        # whose proto says TCP, and without it every keep-alive response waits ~40 ms (Nagle
+        # and delayed ACK: uvicorn writes headers and body separately).
+        sock = socket.socket(family, socket.SOCK_STREAM, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:

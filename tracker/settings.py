@@ -173,6 +173,8 @@ class Settings(BaseSettings):
             on ``api.ops_port``) or ``api`` (HTTP API reading the store).
         gateway_aliases: Vendor gateway id (MAC, ESPresense room, ...) → floor-plan id.
         state_dir: Directory for local state (default spool location in demos).
+        alerts: The ``[alerts]`` table: rules, webhooks, delivery (parsed and checked by
+            :func:`tracker.alerts.rules.parse_config`; see ``docs/alerts.md``).
     """
 
     model_config = SettingsConfigDict(env_prefix="SPORING_", env_nested_delimiter="__",
@@ -188,12 +190,21 @@ class Settings(BaseSettings):
     thinning: ThinningConfig = Field(default_factory=ThinningConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    alerts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("site")
     @classmethod
     def _site_exists(cls, v: str) -> str:
         if v and not Path(v).expanduser().is_file():
             raise ValueError(f"floor-plan file {v!r} does not exist")
+        return v
+
+    @field_validator("alerts")
+    @classmethod
+    def _alerts_valid(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from tracker.alerts.rules import parse_config
+
+        parse_config(v)  # AlertConfigError (a ValueError) names the rule and field
         return v
 
     @classmethod
@@ -253,7 +264,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "mqtt": MqttConfig, "database": DatabaseConfig, "engine": EngineSettings,
     "thinning": ThinningConfig, "api": ApiConfig, "log": LogConfig,
 }
-_TOP_KEYS = {"site", "role", "gateway_aliases", "state_dir", *_SECTIONS}
+_TOP_KEYS = {"site", "role", "gateway_aliases", "state_dir", "alerts", *_SECTIONS}
 
 
 def _check_toml_keys(path: Path) -> None:

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from tracker.store.base import StoreError, StoreUnavailableError, UnknownAssetError
 
-__all__ = ["ApiError", "NotFoundError", "UnavailableError", "install_error_handlers"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ApiError",
+    "ErrorOut",
+    "NotFoundError",
+    "UnavailableError",
+    "install_error_handlers",
+]
 
 log = logging.getLogger("sporing.api")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response except 422 (which lists the fields at fault)."""
+
+    detail: str
+
+
+#: The error statuses any endpoint may answer, documented on every operation (OpenAPI).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed request (e.g. a body that is not JSON)"},
+    401: {"model": ErrorOut, "description": "Not logged in, or the API token is not valid"},
+    403: {"model": ErrorOut, "description": "The caller's role may not do this"},
+    404: {"model": ErrorOut, "description": "The named asset, room, level, ... does not exist"},
+    503: {"model": ErrorOut, "description": "The database is not available; retry shortly"},
+}
 
 
 class ApiError(Exception):

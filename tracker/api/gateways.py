@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from tracker.api.deps import StateDep
 from tracker.api.errors import UnavailableError
 from tracker.api.schemas import GatewayList, GatewayOut
+from tracker.api.security import PorterDep
 
 __all__ = ["router"]
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["gateways"])
 
 
 @router.get("/gateways", response_model=GatewayList, summary="Gateway health")
-async def gateways(state: StateDep) -> GatewayList:
+async def gateways(principal: PorterDep, state: StateDep) -> GatewayList:
     """Every gateway's state (online, offline, never seen), last message and rates: live from
     the ingestor in this process, else the latest status rows in the database."""
     if state.health is not None:

@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from tracker.api import snapshots
 from tracker.api.deps import StateDep
 from tracker.api.errors import NotFoundError, UnavailableError
 from tracker.api.schemas import LocationList, LocationOut
+from tracker.api.security import PorterDep
 from tracker.api.state import AppState
 from tracker.records import FixRecord
 
@@ -47,12 +49,14 @@ async def _assets_of_type(state: AppState, asset_type: str) -> set[str]:
 
 @router.get("/locations", response_model=LocationList, summary="Current locations")
 async def locations(
+    principal: PorterDep,
     state: StateDep,
     level: Annotated[str | None, Query(max_length=100, description="level id")] = None,
     room: Annotated[str | None, Query(max_length=200, description="room id")] = None,
     type: Annotated[str | None, Query(max_length=100,
                                       description="asset type, e.g. infusion_pump")] = None,
-    max_age_s: Annotated[float | None, Query(gt=0, description="only fixes newer than this")
+    max_age_s: Annotated[float | None, Query(gt=0, le=315_360_000,  # ten years
+                                             description="only fixes newer than this")
                          ] = None,
 ) -> LocationList:
     """The latest fix of every tag, optionally only on a level, in a room, of an asset type.
@@ -80,28 +84,38 @@ async def locations(
     if type is not None:
         wanted = await _assets_of_type(state, type)
         fixes = [f for f in fixes if f.asset in wanted]
-    items = [LocationOut.of(f, now) for f in fixes]
+    stale_after = snapshots.state_map(state).stale_after_s
+    items = [LocationOut.of(f, now, site=state.site, stale_after_s=stale_after) for f in fixes]
     return LocationList(count=len(items), source=source, items=items)
 
 
 @router.get("/assets/{asset_id}/location", response_model=LocationOut,
             summary="Where one asset (or tag) is")
-async def asset_location(state: StateDep, asset_id: Id) -> LocationOut:
-    """The latest fix of the asset's tag (or of a tag with this id)."""
-    found: FixRecord | None = None
-    if state.pipeline is not None:
-        latest = state.pipeline.latest
-        found = latest.get(asset_id)
-        if found is None:
-            best = [f for f in latest.values() if f.asset == asset_id]
-            found = max(best, key=lambda f: f.ts) if best else None
-    store = state.store
-    if found is None and store is not None:
-        found = await asyncio.to_thread(store.location_of, asset_id)
-        if found is None:
+async def asset_location(principal: PorterDep, state: StateDep, asset_id: Id) -> LocationOut:
+    """The latest fix of the asset's tags (or of a tag with this id); a fix older than the
+    state map's ``stale_after_s`` is still returned, with ``stale: true``."""
+    pipeline, store = state.pipeline, state.store
+    found = None if pipeline is None else pipeline.latest.get(asset_id)
+    if found is None:
+        if store is not None and pipeline is None:
+            found = await asyncio.to_thread(store.location_of, asset_id)
+            known = found is not None or (
+                await asyncio.to_thread(store.get_asset, asset_id) is not None)
+        elif store is not None:
             asset = await asyncio.to_thread(store.get_asset, asset_id)
-            if asset is None:
-                raise NotFoundError(f"no asset or tag {asset_id!r}")
+            if asset is not None:
+                found = await snapshots.location_of(state, asset)
+            else:  # a tag the pipeline has not seen since it started
+                found = await asyncio.to_thread(store.location_of, asset_id)
+            known = asset is not None or found is not None
+        elif pipeline is not None:
+            found = (await snapshots.locations(state)).by_asset.get(asset_id)
+            known = True
+        else:
+            raise UnavailableError("no pipeline and no database in this process")
+        if not known:
+            raise NotFoundError(f"no asset or tag {asset_id!r}")
     if found is None:
         raise NotFoundError(f"{asset_id!r} has no location yet")
-    return LocationOut.of(found)
+    stale_after = snapshots.state_map(state).stale_after_s
+    return LocationOut.of(found, site=state.site, stale_after_s=stale_after)

@@ -1,0 +1,1 @@
+"""Real-browser tests of the porter page (Playwright driving Debian's Chromium)."""

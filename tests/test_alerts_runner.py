@@ -1,0 +1,190 @@
+"""Alerting wired into a process: seeded from the store, fed by the pipeline's tick hook,
+transitions recorded in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiomqtt
+import orjson
+import pytest
+
+from floorplans.model import Site
+from floorplans.sample import load_sample_site
+from gateway.canonical import Reading
+from gateway.mqtt import MqttSettings
+from positioning.engine import StreamingEngine
+from tests.alertutil import ASSETS, T0, fix
+from tracker.alerts.engine import Transition
+from tracker.alerts.lifecycle import AlertState
+from tracker.alerts.rules import AlertConfigError, parse_config
+from tracker.alerts.runner import AlertRunner
+from tracker.alerts.store import AlertStore
+from tracker.pipeline import Pipeline
+from tracker.records import FixRecord, StayRecord, WriteBatch
+from tracker.service import Service
+from tracker.settings import Settings
+from tracker.store import open_store
+from tracker.store.base import Store, StoreUnavailableError
+
+RULES = {"rules": [
+    {"id": "no-pumps-in-1113", "kind": "restricted_area", "asset_types": ["infusion_pump"],
+     "rooms": ["A1.113"]},
+    {"id": "pumps-stay-in-b", "kind": "geofence", "asset_types": ["infusion_pump"],
+     "buildings": ["B"]},
+]}
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return load_sample_site()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'alerts.db'}")
+    s.upgrade()
+    s.upsert_assets(list(ASSETS.values()), at=T0 - 3600)
+    yield s
+    s.close()
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_seeded_from_the_store_and_recording_ticks(site: Site, store: Store) -> None:
+    store.write(WriteBatch(fixes=[fix(site, "pump-1", "A1.113", T0 - 60),
+                                  fix(site, "pump-2", "B1.112", T0 - 60)]))
+    alerts = AlertStore(store)
+    # An alert left open by the previous run: resumed, not raised a second time.
+    [old] = alerts.record([Transition("raised", "no-pumps-in-1113", "restricted_area",
+                                      "pump-2", "warning", T0 - 600, T0 - 600, "old", {})],
+                          now=T0 - 600)
+    runner = AlertRunner(parse_config(RULES), site, store, clock=Clock(T0))
+    await runner.start()
+    try:
+        assert len(runner.registry) == len(ASSETS)
+        assert runner.engine.active() == [("no-pumps-in-1113", "pump-2")]
+        runner.on_tick(T0, [], [])  # pump-1's last known place (from the store) is A1.113
+        runner.on_tick(T0 + 1, [fix(site, "pump-2", "B1.112", T0 + 1)], [])
+        # pump-1: in the restricted room, and in building A (outside its fence); pump-2's
+        # resumed alert resolves.
+        assert await runner.record_pending() == 3
+        assert [(a.rule, a.subject, a.state) for a in alerts.unresolved()] == [
+            ("no-pumps-in-1113", "pump-1", AlertState.OPEN),
+            ("pumps-stay-in-b", "pump-1", AlertState.OPEN)]
+        resumed = alerts.get(old.alert_id)
+        assert resumed is not None and resumed.state is AlertState.RESOLVED
+        assert resumed.resolved_at == T0  # pump-2 is not in A1.113 any more
+    finally:
+        await runner.stop()
+
+
+async def test_rules_are_evaluated_at_most_every_evaluate_every_s(site: Site,
+                                                                    store: Store) -> None:
+    rules = parse_config({"rules": RULES["rules"][:1]})
+    runner = AlertRunner(rules, site, store, clock=Clock(T0), evaluate_every_s=5.0)
+    runner.registry.load(store)
+    runner.on_tick(T0, [fix(site, "pump-1", "A1.113", T0)], [])
+    assert runner.engine.active() == [("no-pumps-in-1113", "pump-1")]
+    runner.on_tick(T0 + 1, [fix(site, "pump-1", "A1.112", T0 + 1)], [])  # taken in, not judged
+    assert runner.engine.active() == [("no-pumps-in-1113", "pump-1")]
+    assert runner.engine.world.fixes["pump-1"].room == "A1.112"
+    runner.on_tick(T0 + 5, [], [])
+    assert runner.engine.active() == []
+    assert await runner.record_pending() == 2  # raised, then resolved
+
+
+async def test_transitions_wait_in_memory_while_the_database_is_down(site: Site,
+                                                                      store: Store) -> None:
+    rules = parse_config({"rules": RULES["rules"][:1]})
+    runner = AlertRunner(rules, site, store, clock=Clock(T0))
+    runner.registry.load(store)
+    runner.on_tick(T0, [fix(site, "pump-1", "A1.113", T0)], [])
+    down = open_store("postgresql://sporing:x@127.0.0.1:1/sporing")  # nothing listens there
+    try:
+        runner.alerts = AlertStore(down)
+        with pytest.raises(StoreUnavailableError):
+            await runner.record_pending()
+    finally:
+        down.close()
+    runner.alerts = AlertStore(store)  # the database is back
+    assert await runner.record_pending() == 1
+    assert [a.subject for a in AlertStore(store).unresolved()] == ["pump-1"]
+    assert await runner.record_pending() == 0
+
+
+async def test_the_pipeline_hands_every_tick_to_the_alert_runner(site: Site,
+                                                                 store: Store) -> None:
+    seen: list[tuple[float, list[FixRecord], list[StayRecord]]] = []
+    p = Pipeline(site, StreamingEngine(site), asset_of=lambda tag, _ts: "pump-1"
+                 if tag == "t-pump-1" else None, delay_s=0.0)
+    p.add_tick_listener(lambda t, fixes, stays: seen.append((t, fixes, stays)))
+    runner = AlertRunner(parse_config(RULES), site, store, clock=Clock(T0),
+                         evaluate_every_s=0.0)
+    runner.registry.load(store)
+    runner.attach(p)
+    gws = [g.id for g in site.gateways if g.level == "A1"][:4]
+    for k in range(5):
+        await p.put([Reading(T0 + k + 0.1 * j, gw, "t-pump-1", rssi=-55.0 - 4 * j)
+                     for j, gw in enumerate(gws)])
+        await p.tick(T0 + k + 0.9)
+    assert [t for t, _, _ in seen] == [T0 + k + 0.9 for k in range(5)]
+    assert any(f.asset == "pump-1" and f.building == "A" for _, fixes, _ in seen for f in fixes)
+    assert any(s.asset == "pump-1" and s.t_exit is None for _, _, stays in seen for s in stays)
+    # The pump is in building A: outside its geofence (building B), raised exactly once.
+    assert await runner.record_pending() == 1
+    [a] = AlertStore(store).unresolved()
+    assert (a.rule, a.subject, a.details["building"]) == ("pumps-stay-in-b", "pump-1", "A")
+
+
+@pytest.mark.integration
+async def test_the_service_raises_and_publishes_alerts(site: Site, tmp_path: Path,
+                                                      mqtt_url: str, unique_topic: str) -> None:
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    s = open_store(url)
+    s.upgrade()
+    s.upsert_assets(list(ASSETS.values()), at=T0)
+    s.write(WriteBatch(fixes=[fix(site, "pump-1", "A1.113", T0)]))  # last seen: restricted
+    s.close()
+
+    def settings(rooms: list[str]) -> Settings:
+        return Settings.load(
+            None, role="ingest",
+            mqtt={"url": mqtt_url, "client_id": f"sporing-alerts-{uuid.uuid4().hex[:8]}",
+                  "topic_prefix": unique_topic},
+            database={"url": url, "spool_dir": str(tmp_path / "spool")},
+            api={"host": "127.0.0.1", "ops_port": 0},
+            alerts={"topic_prefix": f"{unique_topic}/alerts", "rules": [
+                {"id": "no-pumps-in-1113", "kind": "restricted_area",
+                 "asset_types": ["infusion_pump"], "rooms": rooms}]})
+
+    with pytest.raises(AlertConfigError, match=r"alerts.rules\[0\].rooms: unknown room 'Z9'"):
+        async with Service(settings(["Z9"]), site=site):
+            pass
+    broker = MqttSettings.from_url(mqtt_url)
+    async with aiomqtt.Client(broker.host, broker.port,
+                              identifier=f"sub-{uuid.uuid4().hex[:8]}") as sub:
+        await sub.subscribe(f"{unique_topic}/alerts/#", qos=1)
+        async with Service(settings(["A1.113"]), site=site) as svc:
+            assert isinstance(svc.alerts, AlertRunner)
+            msg = await asyncio.wait_for(anext(aiter(sub.messages)), timeout=60)
+    assert str(msg.topic) == f"{unique_topic}/alerts/no-pumps-in-1113"
+    assert isinstance(msg.payload, bytes)
+    body = orjson.loads(msg.payload)
+    assert body["event"] == "raised" and body["alert"]["subject"] == "pump-1"
+    s = open_store(url)
+    try:
+        [a] = AlertStore(s).unresolved()
+        assert a.subject == "pump-1"
+        assert [i.state for i in AlertStore(s).outbox()] == ["delivered"]
+    finally:
+        s.close()
