@@ -265,9 +265,10 @@ def _at_location(state: AppState, store: Store, location_id: str, now: float) ->
     if kind == "room":
         fixes = (state.pipeline.locations(room=raw) if state.pipeline is not None
                  else store.room_contents(raw))
-    else:
+    else:  # only fixes between rooms point at the level
         fixes = (state.pipeline.locations(level=raw) if state.pipeline is not None
                  else store.current_locations(site=state.site.id, level=raw))
+        fixes = [f for f in fixes if f.room is None or not state.site.has_room(f.room)]
     return {f.asset for f in fixes if f.asset is not None and f.ts >= since}
 
 
