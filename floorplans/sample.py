@@ -19,7 +19,8 @@ intensive care on Plan 3 and wards above.
 Walls follow every room boundary (concrete outside and around shafts, drywall between rooms,
 glass toward the corridor at nurse stations, lead around CT/X-ray labs, metal around the MR lab)
 and leave gaps at the doors. Gateways sit on corridor ceilings every 8-12 m and in every room that
-needs room-level certainty (ICU, operating rooms, utility and storage rooms).
+needs room-level certainty (ICU, operating rooms, utility and storage rooms);
+``patient_room_gateways=True`` adds one in every patient room too (the room-level deployment).
 """
 
 from __future__ import annotations
@@ -209,6 +210,8 @@ class _LevelPlan:
     parts: _Parts
     wall_seq: int = 0
     gw_seq: int = 0
+    room_gateway_categories: frozenset[str] = _ROOM_GATEWAY_CATEGORIES
+    extra_rng: random.Random = field(default_factory=lambda: random.Random(0))
     elevator: str = ""
     stairs: str = ""
 
@@ -266,6 +269,11 @@ class _LevelPlan:
             if spec.category in _ROOM_GATEWAY_CATEGORIES:
                 gx = (xa + xb) / 2 + self.rng.uniform(-0.4, 0.4)
                 gy = (ya + yb) / 2 + self.rng.uniform(-1.0, 1.0)
+                self.gateway(round(gx, 1), round(gy, 1), 2.8, rid)
+            elif spec.category in self.room_gateway_categories:
+                # its own generator, so the rest of the layout is the same with or without
+                gx = (xa + xb) / 2 + self.extra_rng.uniform(-0.4, 0.4)
+                gy = (ya + yb) / 2 + self.extra_rng.uniform(-1.0, 1.0)
                 self.gateway(round(gx, 1), round(gy, 1), 2.8, rid)
         if prev is not None:
             self.wall((_r(x), ya), (_r(x), yb), _strongest("concrete", prev.wall))
@@ -358,6 +366,7 @@ def generate_hospital(
     levels_per_building: int = 3,
     wards_per_level: int = 2,
     rooms_per_ward: int = 10,
+    patient_room_gateways: bool = False,
     name: str = "Sykehuset Fjellvik",
     site_id: str = "fjellvik",
 ) -> Site:
@@ -369,6 +378,9 @@ def generate_hospital(
         levels_per_building: Levels per building, "Plan 1" (ordinal 1) upwards, 4 m apart.
         wards_per_level: Department modules per level (1-50).
         rooms_per_ward: Patient rooms along one side of a ward (6-40); sets the module length.
+        patient_room_gateways: Also put a gateway in every patient room (the room-level
+            deployment; by default wards have corridor gateways only). Everything else, including
+            the other gateways' positions, is the same either way; gateway ids are renumbered.
         name: Site name.
         site_id: Site id.
 
@@ -384,7 +396,11 @@ def generate_hospital(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise ValueError(f"{label} must be an integer in [{lo}, {hi}], got {value!r}")
+    if not isinstance(patient_room_gateways, bool):
+        raise ValueError(f"patient_room_gateways must be a bool, got {patient_room_gateways!r}")
     rng = random.Random(seed)
+    extra_rng = random.Random(f"{seed}-patient-room-gateways")
+    room_gw = _ROOM_GATEWAY_CATEGORIES | ({"patient_room"} if patient_room_gateways else set())
     parts = _Parts()
     bldgs: list[Building] = []
     levels: list[Level] = []
@@ -401,7 +417,8 @@ def generate_hospital(
         for ordinal in range(1, levels_per_building + 1):
             lid = f"{bid}{ordinal}"
             plan = _LevelPlan(building=bid, level=lid, ordinal=ordinal, x0=x0, rng=rng,
-                              parts=parts)
+                              parts=parts, room_gateway_categories=room_gw,
+                              extra_rng=extra_rng)
             east = b + 1 < buildings
             west = f"{chr(ord('A') + b - 1)}{ordinal}.G00" if b > 0 else None
             _, x1 = _building_level(plan, kind, wards_per_level, rooms_per_ward, west, east,

@@ -227,7 +227,12 @@ class StreamingEngine:
         if cfg.radio_map and site.rooms and gws:
             offset = np.nan_to_num(self._gw_rssi_1m - cfg.rssi_1m_dbm)
             xyz = self._gw_xyz
-            self._radio = RadioMap(self.index, xyz, self._gw_level, self._gw_n,
+            # calibrated exponents as given; the others from the radio map's own default
+            n_default = cfg.radio_map_params.path_loss_exponent
+            radio_n = (self._gw_n if n_default is None else np.array(
+                [n_default if g.path_loss_exponent is None else g.path_loss_exponent
+                 for g in gws]))
+            self._radio = RadioMap(self.index, xyz, self._gw_level, radio_n,
                                    self._rooms.local_slots(),
                                    replace(cfg.radio_map_params, tag_height_m=cfg.tag_height_m))
             self._radio.fold_gateway_offsets(offset)

@@ -63,6 +63,12 @@ class RadioMapParams:
         huber_k: Huber threshold in sigmas.
         temper: Exponent applied to the likelihood (< 1: correlated shadowing).
         tag_height_m: Height of a tag above the floor.
+        path_loss_exponent: Exponent :math:`n_g` of gateways without their own calibration;
+            ``None`` uses the engine's (multilateration's "walls folded in") exponent. The walls
+            are modelled explicitly here (a multi-wall model, COST 231), so near free space (2)
+            is the physically consistent value; on the simulated hospital it halves room
+            changes of parked assets but is not better on room accuracy (docs/accuracy.md),
+            so it is not the default yet.
     """
 
     cell_m: float = 1.0
@@ -73,6 +79,7 @@ class RadioMapParams:
     huber_k: float = 2.0
     temper: float = 0.5
     tag_height_m: float = 1.0
+    path_loss_exponent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

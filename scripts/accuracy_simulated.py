@@ -9,9 +9,14 @@ both against the simulator's ground truth:
   since the asset's previous truth line), split by whether the room has its own gateway;
 - room changes per parked asset-hour (changes of the reported room while the truth is parked).
 
+``--layout corridor`` (the default) is the shipped sample hospital, whose wards have corridor
+gateways only; ``--layout room-level`` is the same hospital with a gateway in every patient room
+too (:func:`floorplans.sample.generate_hospital` with ``patient_room_gateways=True``).
+
 Prints a Markdown table. Deterministic for a seed. Usage::
 
     python scripts/accuracy_simulated.py --assets 200 --minutes 30 --seed 1
+    python scripts/accuracy_simulated.py --assets 200 --minutes 30 --seed 1 --layout room-level
 """
 
 from __future__ import annotations
@@ -24,16 +29,19 @@ from typing import Any
 import numpy as np
 import orjson
 
-from floorplans.sample import load_sample_site
+from floorplans.model import Site
+from floorplans.sample import generate_hospital, load_sample_site
 from gateway.canonical import iter_readings_jsonl
 from positioning.engine import EngineConfig, StreamingEngine
+from positioning.radiomap import RadioMapParams
 from simulator.config import load_scenario
 from simulator.engine import Simulation
 from simulator.output import readings_lines, truth_lines
 
 
-def simulate(assets: int, minutes: float, seed: int) -> tuple[list[Any], list[dict[str, Any]]]:
-    site = load_sample_site()
+def simulate(assets: int, minutes: float, seed: int, site: Site | None = None
+             ) -> tuple[list[Any], list[dict[str, Any]]]:
+    site = site or load_sample_site()
     scenario = replace(load_scenario("hospital-day")[0], assets=assets,
                        duration_s=minutes * 60.0, seed=seed)
     sim = Simulation(site, scenario)
@@ -99,22 +107,32 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=200)
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--layout", choices=("corridor", "room-level"), default="corridor",
+                    help="gateway deployment: the shipped plan, or a gateway in every patient "
+                         "room too")
+    ap.add_argument("--radio-exponent", type=float, default=None,
+                    help="path-loss exponent of the radio map (default: the engine's)")
     args = ap.parse_args()
-    site = load_sample_site()
+    site = (load_sample_site() if args.layout == "corridor"
+            else generate_hospital(patient_room_gateways=True))
     gw_rooms = {g.room for g in site.gateways if g.room}
     t0 = time.time()
-    readings, truth = simulate(args.assets, args.minutes, args.seed)
+    readings, truth = simulate(args.assets, args.minutes, args.seed, site)
     print(f"simulated {len(readings)} readings, {len(truth)} truth lines "
           f"in {time.time() - t0:.0f} s")
     rows = []
-    for name, cfg in (("radio map (default)", EngineConfig()),
+    radio = EngineConfig(radio_map_params=RadioMapParams(path_loss_exponent=args.radio_exponent))
+    label = "radio map" + (" (default)" if args.radio_exponent is None
+                           else f", exponent {args.radio_exponent:g}")
+    for name, cfg in ((label, radio),
                       ("multilateration only", EngineConfig(radio_map=False))):
         engine = StreamingEngine(site, cfg)
         t0 = time.time()
         fixes = [d for frame in engine.run(readings) for d in frame.to_dicts()]
         s = score(fixes, truth, gw_rooms)
         rows.append((name, s, time.time() - t0))
-    print(f"\n{args.assets} assets, {args.minutes:g} simulated minutes, seed {args.seed}\n")
+    print(f"\n{args.assets} assets, {args.minutes:g} simulated minutes, seed {args.seed}, "
+          f"{args.layout} layout ({len(site.gateways)} gateways)\n")
     print("| engine | median | p75 | p95 | level | room, parked | parked, room has gateway "
           "| parked, no gateway | room, moving | room changes / parked asset-hour |")
     print("|---|---|---|---|---|---|---|---|---|---|")

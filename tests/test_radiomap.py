@@ -103,3 +103,31 @@ def test_no_gateway_heard_on_the_level_gives_nan(plan) -> None:
     res = rmap.locate(np.array([0]), np.array([0, 0]), np.zeros(0, np.int64), np.zeros(0),
                       np.zeros(0), np.array([-59.0]), 3)
     assert np.isnan(res.xy[0]).all() and res.room_prob[0].sum() == 0
+
+
+def test_engine_radio_map_uses_the_multi_wall_exponent_unless_calibrated(plan) -> None:
+    from dataclasses import replace as dc_replace
+
+    from positioning.engine import EngineConfig, StreamingEngine
+
+    index, _rmap, xyz = plan
+    site = index.site
+    gws = list(site.gateways)
+    gws[2] = dc_replace(gws[2], path_loss_exponent=3.1)  # one calibrated gateway
+    site = Site.build(id="t", name="t", buildings=list(site.buildings), levels=list(site.levels),
+                      rooms=list(site.rooms), walls=list(site.walls),
+                      openings=list(site.openings), gateways=gws)
+    idx = SiteIndex(site)
+    for radio_n, want in ((2.0, (2.0, 2.0, 3.1)), (None, (2.6, 2.6, 3.1))):
+        cfg = EngineConfig(path_loss_exponent=2.6,
+                           radio_map_params=RadioMapParams(path_loss_exponent=radio_n))
+        radio = StreamingEngine(site, cfg)._radio
+        assert radio is not None
+        cx, cy = radio.cell_x, radio.cell_y
+        for j, n in enumerate(want):
+            d = np.sqrt((cx - xyz[j, 0]) ** 2 + (cy - xyz[j, 1]) ** 2
+                        + (xyz[j, 2] - cfg.tag_height_m) ** 2)
+            walls = idx.wall_loss_db(0, cx, cy, np.full(cx.size, xyz[j, 0]),
+                                     np.full(cx.size, xyz[j, 1]))
+            expected = 10.0 * n * np.log10(np.maximum(d, 0.3)) + walls
+            assert np.allclose(radio.loss.reshape(-1, 3)[:, j], expected)

@@ -190,3 +190,26 @@ def test_scales_with_parameters() -> None:
 def test_bad_parameters(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         generate_hospital(**kwargs)  # type: ignore[arg-type]
+
+
+def test_room_level_layout_adds_a_gateway_in_every_patient_room() -> None:
+    corridor = generate_hospital()
+    room_level = generate_hospital(patient_room_gateways=True)
+    # Same building: rooms, walls, doors and the corridor layout's gateways are unchanged.
+    assert [(r.id, r.polygon.wkt) for r in room_level.rooms] == [
+        (r.id, r.polygon.wkt) for r in corridor.rooms]
+    assert [w.line.wkt for w in room_level.walls] == [w.line.wkt for w in corridor.walls]
+    assert [o.geometry.wkt for o in room_level.openings] == [
+        o.geometry.wkt for o in corridor.openings]
+    spot = {(g.level, g.x, g.y, g.height_m, g.room) for g in corridor.gateways}
+    spot_rl = {(g.level, g.x, g.y, g.height_m, g.room) for g in room_level.gateways}
+    assert spot < spot_rl
+    added = [g for g in room_level.gateways
+             if (g.level, g.x, g.y, g.height_m, g.room) not in spot]
+    patient = [r for r in corridor.rooms if r.category == "patient_room"]
+    assert sorted(g.room or "" for g in added) == sorted(r.id for r in patient)
+    for g in added:
+        assert room_level.room(g.room or "").polygon.contains(shapely.Point(g.x, g.y))
+    assert len({g.id for g in room_level.gateways}) == len(room_level.gateways)
+    with pytest.raises(ValueError, match="patient_room_gateways"):
+        generate_hospital(patient_room_gateways=1)  # type: ignore[arg-type]
