@@ -88,7 +88,7 @@ class WalkingGraph:
         self._room: list[str | None] = []
         self._adj: list[list[tuple[int, float]]] = []
         self._room_node: dict[str, int] = {}
-        self._cache: dict[str, list[float]] = {}
+        self._cache: dict[str, tuple[list[float], list[int]]] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -262,14 +262,18 @@ class WalkingGraph:
         Raises:
             KeyError: Unknown room.
         """
-        src = self._source(room)
-        dist = self._cache.get(room)
-        if dist is None:
-            dist = self._dijkstra(src)[0]
+        dist = self._tree(room)[0]
+        return {r: dist[n] for r, n in self._room_node.items() if dist[n] < math.inf}
+
+    def _tree(self, room: str) -> tuple[list[float], list[int]]:
+        """The full shortest-path tree from ``room`` (distances, predecessors), cached."""
+        tree = self._cache.get(room)
+        if tree is None:
+            tree = self._dijkstra(self._source(room))
             if len(self._cache) >= _CACHE:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[room] = dist
-        return {r: dist[n] for r, n in self._room_node.items() if dist[n] < math.inf}
+            self._cache[room] = tree
+        return tree
 
     def distance(self, room_a: str, room_b: str) -> float:
         """Walking-equivalent metres from ``room_a`` to ``room_b`` (``math.inf`` if unreachable).
@@ -280,7 +284,7 @@ class WalkingGraph:
         src, dst = self._source(room_a), self._source(room_b)
         cached = self._cache.get(room_a)
         if cached is not None:
-            return cached[dst]
+            return cached[0][dst]
         return self._dijkstra(src, dst)[0][dst]
 
     def route(self, room_a: str, room_b: str) -> Route:
@@ -291,7 +295,9 @@ class WalkingGraph:
             ValueError: ``room_b`` cannot be reached from ``room_a``.
         """
         src, dst = self._source(room_a), self._source(room_b)
-        dist, prev = self._dijkstra(src, dst)
+        # The cached tree of a start room (the porter's) answers every route from it; an
+        # uncached start runs a search that stops at the destination.
+        dist, prev = self._cache.get(room_a) or self._dijkstra(src, dst)
         if dist[dst] == math.inf:
             raise ValueError(f"room {room_b!r} cannot be reached from {room_a!r}")
         path = [dst]

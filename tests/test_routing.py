@@ -160,3 +160,17 @@ def test_sample_cross_building_cross_level_route(sample_graph: WalkingGraph) -> 
     # at least as long as the horizontal distance between the room centres
     a, b = site.room("A1.101").polygon.centroid, site.room("B3.105").polygon.centroid
     assert r.distance_m >= a.distance(b)
+
+
+def test_routes_from_a_cached_tree_equal_fresh_searches() -> None:
+    """A start room's cached shortest-path tree gives the same routes as one search per pair."""
+    site = load_sample_site()
+    cached = WalkingGraph.from_site(site)
+    fresh = WalkingGraph.from_site(site)
+    rooms = sorted(cached.room_ids)[::17]
+    start = rooms[0]
+    cached.distances_from(start)  # fills the cache with the whole tree from ``start``
+    for dst in rooms:
+        a, b = cached.route(start, dst), fresh.route(start, dst)
+        assert a.rooms == b.rooms and a.points == b.points
+        assert a.distance_m == pytest.approx(b.distance_m)
