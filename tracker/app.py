@@ -30,6 +30,7 @@ from tracker.api import (
     locations,
     nearest,
     ops,
+    reports,
     rooms,
     tags,
 )
@@ -54,8 +55,8 @@ async def _open_store(state: AppState) -> None:
         log.warning("database not reachable at startup: %s", exc)
 
 
-def _index_html() -> str:
-    return resources.files("tracker.static").joinpath("index.html").read_text("utf-8")
+def _index_html(name: str = "index.html") -> str:
+    return resources.files("tracker.static").joinpath(name).read_text("utf-8")
 
 
 def create_app(state: AppState, *, root_path: str = "") -> FastAPI:
@@ -95,10 +96,16 @@ def create_app(state: AppState, *, root_path: str = "") -> FastAPI:
     app.include_router(tags.router)
     app.include_router(live.router)
     app.include_router(fhir.router)
+    app.include_router(reports.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse(_index_html())
+
+    @app.get("/biomed", response_class=HTMLResponse, include_in_schema=False)
+    async def biomed() -> HTMLResponse:
+        # The biomedical engineering pages; the data behind them needs role biomed.
+        return HTMLResponse(_index_html("biomed.html"))
 
     # The page's script, style sheet and translations (tracker/static, shipped in the wheel).
     app.mount("/static", StaticFiles(packages=[("tracker", "static")]), name="static")

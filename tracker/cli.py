@@ -22,6 +22,7 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES = (
     "tracker.commands",
     "tracker.store.commands",
+    "tracker.reports.commands",
     "tracker.auth_commands",
     "floorplans.cli",
     "simulator.cli",

@@ -83,6 +83,7 @@ class Demo:
         self._boot: asyncio.Task[None] | None = None
         self._feeder: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._rollup: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._wall0 = time.time()
         self._sim0 = self._wall0
@@ -155,6 +156,12 @@ class Demo:
         self.state.pipeline = self.pipeline
         self._runner = asyncio.create_task(self.pipeline.run(), name="sporing-demo-pipeline")
         self._feeder = asyncio.create_task(self._feed(sim), name="sporing-demo-sim")
+        from tracker.reports.refresher import refresh_loop
+
+        # Reports read the rollup: refresh it every 30 simulated seconds.
+        self._rollup = asyncio.create_task(
+            refresh_loop(store, self.site, self._stop, every_s=30.0, clock=self.clock,
+                         rate=opts.speed), name="sporing-demo-rollup")
         self.state.starting = None
         log.info("demo running: %d assets on %d levels, %d gateways, %.0fx real time",
                  opts.assets, len(self.site.levels), len(self.site.gateways), opts.speed)
@@ -224,6 +231,9 @@ class Demo:
         if self._runner is not None:
             with contextlib.suppress(Exception):
                 await self._runner
+        if self._rollup is not None:  # ends after its current refresh (stop is set)
+            with contextlib.suppress(Exception):
+                await self._rollup
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
         if self._server is not None:

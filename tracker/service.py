@@ -156,6 +156,12 @@ class Service:
             self._tasks.append(asyncio.create_task(self._resume_and_run(),
                                                    name="sporing-pipeline"))
             await self._start_ingest()
+            if self.role == "all":  # one process: keep the report rollup fresh (5 min)
+                from tracker.reports.refresher import refresh_loop
+
+                self._tasks.append(asyncio.create_task(
+                    refresh_loop(self.store, self.site, self._stop, every_s=300.0),
+                    name="sporing-report-rollup"))
             self.state.starting = None
             log.info("sporing %s running: site %s, %d gateways, database %s", self.role,
                      self.site.id, len(self.site.gateways), _redact(s.database.url))

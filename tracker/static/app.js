@@ -219,6 +219,7 @@ function showLogin(message = "") {
   $("app").hidden = true;
   $("who").hidden = true;
   $("logout").hidden = true;
+  $("biomed-link").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message;
 }
@@ -239,6 +240,7 @@ async function showApp(focus) {
   $("who").hidden = false;
   renderWho();
   $("pair").hidden = !(me.role === "biomed" || me.role === "admin");
+  $("biomed-link").hidden = $("pair").hidden;
   if (focus) $("q").focus();
   await Promise.all([loadTypes(), loadLevels()]);
 }

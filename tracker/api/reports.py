@@ -1,0 +1,380 @@
+"""Biomedical engineering reports over HTTP (role ``biomed``): JSON, or CSV downloads.
+
+``GET /api/v1/reports/{utilization,fleet,rooms,idle,missing,maintenance,forecast}``. Windows
+are ``from``/``to``: a local date (``to`` includes that day) or an ISO date-time (local when
+it has no offset; ``to`` excluded), in ``tz`` (default Europe/Oslo); the default window is the
+7 days up to now; at most 366 days. ``format=csv`` answers ``text/csv`` as an attachment with
+a file name; the CSV columns are those of ``sporing report``. Utilization, fleet and forecast
+read the hourly rollup (:mod:`tracker.reports.rollup`), which the service keeps fresh; the
+worklists read current locations and the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
+
+from tracker.api.deps import StateDep, StoreDep
+from tracker.api.report_schemas import (
+    FleetOut,
+    FleetRowOut,
+    ForecastOut,
+    ForecastRowOut,
+    GroupsOut,
+    IdleOut,
+    IdleRowOut,
+    MaintenanceOut,
+    MaintenanceRowOut,
+    MissingOut,
+    MissingRowOut,
+    MoveOut,
+    ReportMeta,
+    RoomTimeOut,
+    RoomTimeRowOut,
+    UtilizationOut,
+    UtilizationRowOut,
+)
+from tracker.api.security import BiomedDep
+from tracker.api.validation import invalid
+from tracker.availability import AssetState
+from tracker.reports.export import Record, to_csv
+from tracker.reports.periods import DEFAULT_TZ, zone
+from tracker.reports.rollup import rollup_info
+from tracker.store.base import Store
+
+__all__ = ["MAX_SPAN_DAYS", "router"]
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+#: Longest window a report may cover.
+MAX_SPAN_DAYS = 366
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}},
+              "description": "JSON, or with format=csv a CSV attachment"}}
+
+From = Annotated[str | None, Query(alias="from", max_length=40,
+                                   description="Start: YYYY-MM-DD or ISO date-time (local)")]
+To = Annotated[str | None, Query(alias="to", max_length=40,
+                                 description="End: YYYY-MM-DD (included) or ISO date-time "
+                                 "(excluded); default now")]
+TypeQ = Annotated[str | None, Query(max_length=100, description="Only this equipment type")]
+DeptQ = Annotated[str | None, Query(max_length=200, description="Only this owning department")]
+FormatQ = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
+TzQ = Annotated[str, Query(max_length=64, description="IANA time zone of dates and hours")]
+
+T = TypeVar("T")
+
+
+def _parse(name: str, text: str, tz: str, *, end: bool) -> float:
+    from tracker.reports.commands import parse_when
+
+    try:
+        return parse_when(text, tz, end=end)
+    except ValueError as exc:
+        raise invalid("query", name, str(exc), text) from None
+
+
+def _zone(tz: str) -> str:
+    try:
+        zone(tz)
+    except ValueError as exc:
+        raise invalid("query", "tz", str(exc).removeprefix("tz: "), tz) from None
+    return tz
+
+
+def _window(t_from: str | None, t_to: str | None, tz: str) -> tuple[float, float]:
+    """Epoch window of the ``from``/``to`` parameters (422 naming the one at fault)."""
+    _zone(tz)
+    now = time.time()
+    t1 = now if t_to is None else _parse("to", t_to, tz, end=True)
+    t0 = t1 - 7 * 86_400.0 if t_from is None else _parse("from", t_from, tz, end=False)
+    if t1 <= t0:
+        raise invalid("query", "to", "must be after from", t_to)
+    if t1 - t0 > MAX_SPAN_DAYS * 86_400.0 + 3600.0:  # + an hour: a year across a DST change
+        raise invalid("query", "to", f"the window may span at most {MAX_SPAN_DAYS} days",
+                      t_to)
+    return t0, t1
+
+
+_FIELDS = {"by": "by", "period": "period", "to": "to", "from": "from", "tz": "tz",
+           "days": "days", "hours": "hours", "start_room": "start_room", "weeks": "weeks",
+           "alpha": "alpha", "quantile": "quantile", "shortage_min_s": "shortage_min"}
+
+
+def _as_422(exc: ValueError) -> RequestValidationError:
+    field, sep, rest = str(exc).partition(": ")
+    name = _FIELDS.get(field) if sep else None
+    if name is None:
+        return RequestValidationError([{"type": "value_error", "loc": ("query",),
+                                        "msg": str(exc), "input": None}])
+    return invalid("query", name, rest, None)
+
+
+async def _run(fn: Callable[[], T]) -> T:
+    try:
+        return await asyncio.to_thread(fn)
+    except ValueError as exc:
+        raise _as_422(exc) from None
+
+
+def _iso(ts: float | None, tz: str) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec="seconds")
+
+
+def _meta(store: Store, report: str, tz: str, t0: float | None = None,
+          t1: float | None = None, **params: Any) -> ReportMeta:
+    _, mark = rollup_info(store)
+    return ReportMeta.model_validate({
+        "report": report, "tz": tz, "from": _iso(t0, tz), "to": _iso(t1, tz),
+        "generated_at": _iso(time.time(), tz) or "", "rollup_refreshed_to": _iso(mark, tz),
+        "params": {k: v for k, v in params.items() if v is not None}})
+
+
+def _csv(report: str, rows: Sequence[Record], columns: Sequence[str], tz: str,
+         t0: float | None = None, t1: float | None = None) -> Response:
+    if t0 is not None and t1 is not None:
+        z = zone(tz)
+        last = dt.datetime.fromtimestamp(t1 - 1e-6, z).date()
+        span = f"{dt.datetime.fromtimestamp(t0, z).date():%Y%m%d}-{last:%Y%m%d}"
+    else:
+        span = f"{dt.datetime.now(zone(tz)).date():%Y%m%d}"
+    name = f"sporing-{report}-{span}.csv"
+    return Response(to_csv(rows, columns, tz).encode("utf-8"),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ---------------------------------------------------------------------------- time reports
+@router.get("/utilization", response_model=UtilizationOut, responses=_CSV,
+            summary="Utilization: time in each state and uses")
+async def utilization_report(
+    principal: BiomedDep, store: StoreDep, t_from: From = None, t_to: To = None,
+    type: TypeQ = None, department: DeptQ = None,
+    asset: Annotated[str | None, Query(max_length=200, description="Only this asset")] = None,
+    by: Annotated[Literal["asset", "type", "department", "type_department"],
+                  Query(description="Group rows by")] = "type",
+    period: Annotated[Literal["day", "week", "month", "all"],
+                      Query(description="Split the window into local periods")] = "all",
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Share of time in use, available, needing cleaning, in transit, not seen and out of
+    service, with the number of uses and their mean duration, per asset, type or department
+    and per day, week or month."""
+    from tracker.reports.utilization import UtilizationRow, utilization
+
+    t0, t1 = _window(t_from, t_to, tz)
+    rows = await _run(lambda: utilization(store, t0, t1, by=by, period=period, type=type,
+                                          department=department, asset=asset, tz=tz))
+    if format == "csv":
+        return _csv("utilization", rows, UtilizationRow.COLUMNS, tz, t0, t1)
+    meta = await asyncio.to_thread(_meta, store, "utilization", tz, t0, t1, by=by,
+                                   period=period, type=type, department=department,
+                                   asset=asset)
+    out = []
+    for r in rows:
+        rec = r.to_record(tz)
+        out.append(UtilizationRowOut(
+            period=r.period, period_start=rec["period_start"], asset=r.asset, type=r.type,
+            department=r.department, hours=rec["hours"],
+            pct={s.value: rec[f"pct_{s.value}"] for s in AssetState},
+            hours_by_state={s.value: rec[f"hours_{s.value}"] for s in AssetState},
+            uses=r.uses, mean_use_min=rec["mean_use_min"]))
+    return UtilizationOut(meta=meta, rows=out)
+
+
+@router.get("/fleet", response_model=FleetOut, responses=_CSV,
+            summary="Fleet sizing: owned vs. concurrently in use")
+async def fleet_report(
+    principal: BiomedDep, store: StoreDep, t_from: From = None, t_to: To = None,
+    type: TypeQ = None, department: DeptQ = None,
+    shortage_min: Annotated[float, Query(ge=0, le=3600, description="Seconds with none "
+                                         "available that make an hour a shortage")] = 600.0,
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Per type and owning department: units owned, peak and 95th percentile in use at once
+    (by hour of day and weekday), shortage hours and a recommendation in English and
+    Norwegian."""
+    from tracker.reports.fleet import FleetRow, fleet
+
+    t0, t1 = _window(t_from, t_to, tz)
+    rows = await _run(lambda: fleet(store, t0, t1, type=type, department=department,
+                                    shortage_min_s=shortage_min, tz=tz))
+    if format == "csv":
+        return _csv("fleet", rows, FleetRow.COLUMNS, tz, t0, t1)
+    meta = await asyncio.to_thread(_meta, store, "fleet", tz, t0, t1, type=type,
+                                   department=department, shortage_min=shortage_min)
+    return FleetOut(meta=meta, rows=[FleetRowOut.model_validate(r.to_json(tz)) for r in rows])
+
+
+@router.get("/rooms", response_model=RoomTimeOut, responses=_CSV,
+            summary="Where a type spends its time (heat map)")
+async def rooms_report(
+    principal: BiomedDep, state: StateDep, store: StoreDep, t_from: From = None,
+    t_to: To = None, type: TypeQ = None, department: DeptQ = None,
+    level: Annotated[str | None, Query(max_length=100, description="Only rooms here")] = None,
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Hours per room of the group's stays in the window, most first, with each room's
+    share of the group's time in any room."""
+    from tracker.reports.rooms import RoomTimeRow, room_time
+
+    t0, t1 = _window(t_from, t_to, tz)
+    if level is not None and not state.site.has_level(level):
+        raise invalid("query", "level", f"unknown level {level!r}", level)
+    rows = await _run(lambda: room_time(store, state.site, t0, t1, type=type,
+                                        department=department, level=level))
+    if format == "csv":
+        return _csv("rooms", rows, RoomTimeRow.COLUMNS, tz, t0, t1)
+    meta = await asyncio.to_thread(_meta, store, "rooms", tz, t0, t1, type=type,
+                                   department=department, level=level)
+    return RoomTimeOut(meta=meta, rows=[RoomTimeRowOut(**r.to_record(tz)) for r in rows])
+
+
+# ---------------------------------------------------------------------------- worklists
+@router.get("/idle", response_model=IdleOut, responses=_CSV, summary="Idle equipment")
+async def idle_report(
+    principal: BiomedDep, state: StateDep, store: StoreDep, type: TypeQ = None,
+    department: DeptQ = None,
+    days: Annotated[float, Query(ge=0, le=3650, description="Not moved for N days")] = 7.0,
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Assets that have not left their room for ``days`` days (and are still heard),
+    longest first."""
+    from tracker.reports.worklists import IdleRow, idle
+
+    _zone(tz)
+    rows = await _run(lambda: idle(store, state.site, days=days, type=type,
+                                   department=department))
+    if format == "csv":
+        return _csv("idle", rows, IdleRow.COLUMNS, tz)
+    meta = await asyncio.to_thread(_meta, store, "idle", tz, days=days, type=type,
+                                   department=department)
+    return IdleOut(meta=meta, rows=[IdleRowOut(**r.to_record(tz)) for r in rows])
+
+
+@router.get("/missing", response_model=MissingOut, responses=_CSV, summary="Missing equipment")
+async def missing_report(
+    principal: BiomedDep, state: StateDep, store: StoreDep, type: TypeQ = None,
+    department: DeptQ = None,
+    hours: Annotated[float, Query(ge=0, le=87_600, description="Not seen for N hours")] = 24.0,
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Assets not seen for ``hours`` hours (never seen first), with the last known level and
+    room."""
+    from tracker.reports.worklists import MissingRow, missing
+
+    _zone(tz)
+    rows = await _run(lambda: missing(store, state.site, hours=hours, type=type,
+                                      department=department))
+    if format == "csv":
+        return _csv("missing", rows, MissingRow.COLUMNS, tz)
+    meta = await asyncio.to_thread(_meta, store, "missing", tz, hours=hours, type=type,
+                                   department=department)
+    return MissingOut(meta=meta, rows=[MissingRowOut(**r.to_record(tz)) for r in rows])
+
+
+@router.get("/maintenance", response_model=MaintenanceOut, responses=_CSV,
+            summary="Maintenance worklist as a walking route")
+async def maintenance_report(
+    principal: BiomedDep, state: StateDep, store: StoreDep, type: TypeQ = None,
+    department: DeptQ = None,
+    days: Annotated[int, Query(ge=0, le=3650, description="Due within N days")] = 14,
+    start_room: Annotated[str | None, Query(max_length=100,
+                                            description="Where the route starts")] = None,
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Assets due for maintenance within ``days`` days (overdue included) with where they
+    are and whether they can be collected, in the order of a walking route."""
+    from tracker.reports.worklists import MaintenanceRow, maintenance
+
+    _zone(tz)
+    graph = state.cache.get("walking-graph")
+    if graph is None:
+        from floorplans.routing import WalkingGraph
+
+        graph = state.cache["walking-graph"] = await asyncio.to_thread(
+            WalkingGraph.from_site, state.site)
+    rows = await _run(lambda: maintenance(store, state.site, days=days, start_room=start_room,
+                                          type=type, department=department, graph=graph,
+                                          tz=tz))
+    if format == "csv":
+        return _csv("maintenance", rows, MaintenanceRow.COLUMNS, tz)
+    meta = await asyncio.to_thread(_meta, store, "maintenance", tz, days=days, type=type,
+                                   department=department, start_room=start_room)
+    return MaintenanceOut(meta=meta,
+                          rows=[MaintenanceRowOut(**r.to_record(tz)) for r in rows])
+
+
+# ---------------------------------------------------------------------------- forecast
+@router.get("/forecast", response_model=ForecastOut, responses=_CSV,
+            summary="Needs forecast for 7 days, with redistribution suggestions")
+async def forecast_report(
+    principal: BiomedDep, state: StateDep, store: StoreDep, type: TypeQ = None,
+    department: DeptQ = None,
+    weeks: Annotated[int, Query(ge=1, le=52, description="Weeks of history")] = 8,
+    quantile: Annotated[float, Query(gt=0, lt=1, description="Planning quantile")] = 0.9,
+    format: FormatQ = "json", tz: TzQ = DEFAULT_TZ,
+) -> Any:
+    """Concurrent in-use demand per type and owning department for each hour of the next 7
+    days (hour-of-week profile with exponential smoothing over past weeks, and a planning
+    quantile), and moves from departments with a surplus to those heading for a shortage.
+    The CSV has one line per group and hour."""
+    from tracker.reports.forecast import forecast, holdings, suggest_moves
+
+    _zone(tz)
+
+    def work() -> tuple[Any, Any]:
+        rows = forecast(store, type=type, department=department, weeks=weeks,
+                        quantile=quantile, tz=tz)
+        moves = suggest_moves(rows, holdings(store, state.site), tz=tz)
+        return rows, moves
+
+    rows, moves = await _run(work)
+    if format == "csv":
+        return _csv("forecast", [_HourRecord(rec) for r in rows for rec in r.records(tz)],
+                    _HourRecord.COLUMNS, tz)
+    meta = await asyncio.to_thread(_meta, store, "forecast", tz, type=type,
+                                   department=department, weeks=weeks, quantile=quantile)
+    return ForecastOut(
+        meta=meta,
+        rows=[ForecastRowOut(type=r.type, department=r.department, weeks=r.weeks,
+                             peak_plan=r.peak_plan, peak_at=_iso(r.peak_at, tz),
+                             hours=[_iso(h, tz) or "" for h in r.hours], mean=list(r.mean),
+                             plan=list(r.plan)) for r in rows],
+        moves=[MoveOut(type=m.type, units=m.units, from_department=m.from_department,
+                       to_department=m.to_department, before=_iso(m.before, tz) or "",
+                       need=m.need, holds=m.holds, text={"en": m.text_en, "no": m.text_no})
+               for m in moves])
+
+
+class _HourRecord:
+    """One forecast hour as a CSV record."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("type", "department", "hour", "mean", "plan")
+
+    def __init__(self, rec: dict[str, Any]) -> None:
+        self._rec = rec
+
+    def to_record(self, tz: str) -> dict[str, Any]:
+        del tz
+        return self._rec
+
+
+@router.get("/groups", response_model=GroupsOut, summary="Types and departments to filter by")
+async def groups(principal: BiomedDep, store: StoreDep) -> GroupsOut:
+    """The equipment types and owning departments of the registry (retired assets left out)."""
+
+    def work() -> GroupsOut:
+        rows = store.query("SELECT DISTINCT type, department FROM assets"
+                           " WHERE status <> 'retired'")
+        return GroupsOut(types=sorted({r[0] for r in rows if r[0]}),
+                         departments=sorted({r[1] for r in rows if r[1]}))
+
+    return await asyncio.to_thread(work)

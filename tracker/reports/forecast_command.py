@@ -1,0 +1,73 @@
+"""``sporing report forecast``: the 7-day needs forecast and redistribution suggestions.
+
+::
+
+    sporing report forecast [--type --department --weeks 8 --quantile 0.9] [--moves]
+
+Prints one CSV line per group and forecast hour (``--format json``: the groups with their
+hourly series and the suggested moves); ``--moves`` prints only the suggested moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["add_forecast"]
+
+
+def add_forecast(rs: argparse._SubParsersAction[Any], common: Callable[..., None],
+                 filters: Callable[[argparse.ArgumentParser], None],
+                 run: Callable[[argparse.Namespace, Any], int],
+                 emit: Callable[..., int], site: Callable[[argparse.Namespace], Any]) -> None:
+    """Add the ``forecast`` report to the ``sporing report`` group (the helpers are those of
+    :mod:`tracker.reports.commands`)."""
+    p = rs.add_parser("forecast", help="concurrent demand per type and department for the"
+                                       " next 7 days, with redistribution suggestions")
+    common(p)
+    filters(p)
+    p.add_argument("--weeks", type=int, default=8, help="weeks of history (default 8)")
+    p.add_argument("--quantile", type=float, default=0.9,
+                   help="planning quantile (default 0.9)")
+    p.add_argument("--moves", action="store_true",
+                   help="only the suggested moves (CSV: one line per move)")
+
+    def handler(args: argparse.Namespace) -> int:
+        def body(store: Any) -> int:
+            from tracker.reports.forecast import Move, forecast, holdings, suggest_moves
+
+            rows = forecast(store, type=args.type, department=args.department,
+                            weeks=args.weeks, quantile=args.quantile, tz=args.tz)
+            moves = suggest_moves(rows, holdings(store, site(args)), tz=args.tz)
+            if args.moves:
+                return emit(args, moves, Move.COLUMNS, report="forecast-moves")
+            if args.format == "json":
+                return emit(args, [_Group(r, moves) for r in rows], (), report="forecast",
+                            moves=[m.to_record(args.tz) for m in moves])
+            return emit(args, [_Hour(rec) for r in rows for rec in r.records(args.tz)],
+                        ("type", "department", "hour", "mean", "plan"), report="forecast")
+
+        return run(args, body)
+
+    p.set_defaults(handler=handler)
+
+
+class _Hour:
+    COLUMNS = ("type", "department", "hour", "mean", "plan")
+
+    def __init__(self, rec: dict[str, Any]) -> None:
+        self.rec = rec
+
+    def to_record(self, tz: str) -> dict[str, Any]:
+        return self.rec
+
+
+class _Group:
+    COLUMNS = ()
+
+    def __init__(self, row: Any, moves: Any) -> None:
+        self.row = row
+
+    def to_record(self, tz: str) -> dict[str, Any]:
+        return {**self.row.to_record(tz), "hours": self.row.records(tz)}
