@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from floorplans.model import Site
-from floorplans.sample import load_sample_site
+from floorplans.sample import generate_hospital, load_sample_site
 from gateway.canonical import ReadingBatch
 from positioning.engine import EngineConfig, StreamingEngine
 from simulator.assets import ASSET_TYPES
@@ -218,13 +218,16 @@ def main() -> None:
                          " $SPORING_DATABASE_URL)")
     ap.add_argument("--truth-database", default=None, metavar="URL",
                     help="an empty database for the true stays (default: a temporary SQLite)")
+    ap.add_argument("--patient-room-gateways", action="store_true",
+                    help="the room-level layout: a gateway in every patient room too")
     ap.add_argument("--reuse", action="store_true",
                     help="compare the stays already in both databases (needs"
                          " --truth-database) instead of simulating again")
     args = ap.parse_args()
     if not args.database:
         sys.exit("error: pass --database URL or set SPORING_DATABASE_URL")
-    site = load_sample_site()
+    site = (generate_hospital(patient_room_gateways=True) if args.patient_room_gateways
+            else load_sample_site())
     if args.reuse:
         if not args.truth_database:
             sys.exit("error: --reuse needs --truth-database")
