@@ -157,6 +157,7 @@ def test_settings_from_toml_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ("[engine]\ntick_s = -1\n", "engine.tick_s"),
     ("role = 'everything'\n", "role"),
     ("[mqtt\n", "cannot read configuration"),
+    ("[states]\nnurse_station = 'free'\n", "states.nurse_station"),
 ])
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     cfg = tmp_path / "bad.toml"
@@ -164,6 +165,18 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, message: str) -> N
     with pytest.raises(SettingsError, match=message.replace("[", r"\[").replace("(", r"\(")
                        .replace(")", r"\)")):
         Settings.load(cfg)
+
+
+def test_states_table_sets_one_map_for_the_service(tmp_path: Path) -> None:
+    from tracker.availability import AssetState
+    from tracker.service import Service
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[states]\nnurse_station = 'available'\n")
+    svc = Service(Settings.load(cfg), site=load_sample_site())
+    states = svc.state.states
+    assert states.of_category("nurse_station") is AssetState.AVAILABLE
+    assert states.of_category("patient_room") is AssetState.IN_USE  # defaults kept
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ People log in to the web page with a name and password and get a session cookie;
 send an API token. Nothing secret is stored:
 
 * Passwords are hashed with scrypt (RFC 7914; ``N = 2**15, r = 8, p = 1``, 16-byte random salt,
-  32-byte key; about 32 MiB and a few tens of milliseconds per check), encoded as
-  ``scrypt$<log2 N>$<r>$<p>$<salt>$<key>`` so the cost can be raised later: a login with a
-  weaker stored hash rehashes it.
+  32-byte key; 32 MiB of memory and about 0.14 s per check on the 2-core development VM),
+  encoded as ``scrypt$<log2 N>$<r>$<p>$<salt>$<key>`` so the cost can be raised later: a
+  login with a weaker stored hash rehashes it (``benchmarks/bench_auth.py`` times a check).
 * Session cookies and API tokens are 256-bit random secrets; only their SHA-256 is stored (a
   slow KDF adds nothing for secrets this long and would cost every API call). A token reads
   ``spt_<id>_<secret>``: the id finds the row, the secret is compared in constant time.
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from tracker.api.state import AppState
 
 __all__ = [
+    "MIN_PASSWORD",
+    "USER_NAME_PATTERN",
     "AuditEntry",
     "AuthError",
     "AuthService",
@@ -57,8 +59,12 @@ __all__ = [
 
 log = logging.getLogger("sporing.auth")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+"""What a user name may be: 1-64 letters, digits, ``.``, ``_``, ``@``, ``-``, not starting
+with punctuation."""
 MIN_PASSWORD = 10
+"""Fewest characters a password may have."""
+_NAME = re.compile(USER_NAME_PATTERN)
 _SCRYPT_LOG_N = 15
 _SCRYPT_R = 8
 _SCRYPT_P = 1
@@ -195,9 +201,6 @@ class AuthService:
         if store is None:
             raise StoreUnavailableError("the database is not open yet")
         return store
-
-    def _p(self, n: int = 1) -> tuple[str, ...]:
-        return (self._s().dialect.param,) * n
 
     def _t(self, ts: float) -> Any:
         return self._s().dialect.to_db(ts)

@@ -161,7 +161,8 @@ class Demo:
         # Reports read the rollup: refresh it every 30 simulated seconds.
         self._rollup = asyncio.create_task(
             refresh_loop(store, self.site, self._stop, every_s=30.0, clock=self.clock,
-                         rate=opts.speed), name="sporing-demo-rollup")
+                         rate=opts.speed, state_map=self.state.states),
+            name="sporing-demo-rollup")
         self.state.starting = None
         log.info("demo running: %d assets on %d levels, %d gateways, %.0fx real time",
                  opts.assets, len(self.site.levels), len(self.site.gateways), opts.speed)

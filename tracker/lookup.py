@@ -513,17 +513,17 @@ class Wayfinder:
             raise ValueError(f"limit must be at least 1, got {limit}")
         dist = self.graph.distances_from(from_room)
         speed = self.walking_speed_m_s
-        ranked: list[tuple[float, str, Candidate]] = []
-        unreachable = 0
+        ranked: list[tuple[float, str, str, Placed]] = []
         for p in placed:
             room = None if p.fix is None else self.room_of(p.fix)
             d = None if room is None else dist.get(room)
-            if room is None or d is None:
-                unreachable += 1
-                continue
-            ranked.append((d, p.asset.id, Candidate(p, room, round(d, 1), round(d / speed, 1))))
+            if room is not None and d is not None:
+                ranked.append((d, p.asset.id, room, p))
         top = heapq.nsmallest(limit, ranked, key=lambda r: (r[0], r[1]))
-        return Nearest(tuple(c for _, _, c in top), len(placed), unreachable)
+        # only the few answered become candidates
+        items = tuple(Candidate(p, room, round(d, 1), round(d / speed, 1))
+                      for d, _, room, p in top)
+        return Nearest(items, len(placed), len(placed) - len(ranked))
 
     def route(self, from_room: str, candidate: Candidate) -> tuple[RoutePoint, ...]:
         """The walking route to a candidate: room centre to room centre through doors,

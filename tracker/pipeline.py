@@ -411,13 +411,3 @@ class Pipeline:
                          for j, g in enumerate(gws)])
             scratch.tick(float(k) + 0.9)
         return time.perf_counter() - t0
-
-    # ------------------------------------------------------------------ queries
-    def locations(self, *, level: str | None = None, room: str | None = None,
-                  since: float | None = None) -> list[FixRecord]:
-        """The latest fixes held in memory, filtered, ordered by tag."""
-        out = [f for f in self.latest.values()
-               if (level is None or f.level == level) and (room is None or f.room == room)
-               and (since is None or f.ts >= since)]
-        out.sort(key=lambda f: f.tag)
-        return out

@@ -116,7 +116,8 @@ class Service:
         self.role = settings.role
         self.state = AppState(site=self.site, ops_only=self.role == "ingest",
                               starting="starting",
-                              secure_cookies=settings.api.secure_cookies)
+                              secure_cookies=settings.api.secure_cookies,
+                              states=settings.state_map())
         self.store: Any = None
         self.writer: Any = None
         self.pipeline: Any = None
@@ -147,7 +148,7 @@ class Service:
 
                 self.alerts = AlertRunner.from_settings(
                     s.alerts, self.site, self.store, mqtt=s.mqtt,
-                    health=lambda: self.state.health)
+                    health=lambda: self.state.health, state_map=self.state.states)
                 self.alerts.attach(self.pipeline)
                 await self.alerts.start()
             self.state.starting = "compiling the positioning kernels"
@@ -160,7 +161,8 @@ class Service:
                 from tracker.reports.refresher import refresh_loop
 
                 self._tasks.append(asyncio.create_task(
-                    refresh_loop(self.store, self.site, self._stop, every_s=300.0),
+                    refresh_loop(self.store, self.site, self._stop, every_s=300.0,
+                                 state_map=self.state.states),
                     name="sporing-report-rollup"))
             self.state.starting = None
             log.info("sporing %s running: site %s, %d gateways, database %s", self.role,
@@ -228,20 +230,9 @@ class Service:
     async def _start_ingest(self) -> None:
         from gateway.gatewaymap import GatewayMap
         from gateway.ingest import Ingestor
-        from gateway.mqtt import MqttSettings, TlsSettings
 
         m = self.settings.mqtt
-        overrides: dict[str, Any] = {}
-        if m.client_id:
-            overrides["client_id"] = m.client_id
-        if m.username:
-            overrides["username"] = m.username
-        if m.password:
-            overrides["password"] = m.password
-        if m.ca_file or m.cert_file or m.key_file or m.insecure:
-            overrides["tls"] = TlsSettings(ca_file=m.ca_file, cert_file=m.cert_file,
-                                           key_file=m.key_file, insecure=m.insecure)
-        mqtt = MqttSettings.from_url(m.url, **overrides)
+        mqtt = m.broker()
         gmap = GatewayMap.from_site(self.site, self.settings.gateway_aliases)
         self.ingestor = Ingestor(
             mqtt, self.pipeline.put, topic_map=self.settings.topic_map, gateway_map=gmap,

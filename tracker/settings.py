@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -24,6 +24,11 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from tracker.availability import StateMap
+
+if TYPE_CHECKING:
+    from gateway.mqtt import MqttSettings
 
 __all__ = [
     "ApiConfig",
@@ -86,6 +91,22 @@ class MqttConfig(_Section):
     batch_size: int = Field(default=500, ge=1)
     batch_interval_s: float = Field(default=0.1, gt=0)
     dead_letter: bool = False
+
+    def broker(self) -> MqttSettings:
+        """The client settings: the URL with the credential and TLS overrides applied."""
+        from gateway.mqtt import MqttSettings, TlsSettings
+
+        overrides: dict[str, Any] = {}
+        if self.client_id:
+            overrides["client_id"] = self.client_id
+        if self.username:
+            overrides["username"] = self.username
+        if self.password:
+            overrides["password"] = self.password
+        if self.ca_file or self.cert_file or self.key_file or self.insecure:
+            overrides["tls"] = TlsSettings(ca_file=self.ca_file, cert_file=self.cert_file,
+                                           key_file=self.key_file, insecure=self.insecure)
+        return MqttSettings.from_url(self.url, **overrides)
 
 
 class DatabaseConfig(_Section):
@@ -175,6 +196,9 @@ class Settings(BaseSettings):
         state_dir: Directory for local state (default spool location in demos).
         alerts: The ``[alerts]`` table: rules, webhooks, delivery (parsed and checked by
             :func:`tracker.alerts.rules.parse_config`; see ``docs/alerts.md``).
+        states: The ``[states]`` table: room category -> asset state, on top of
+            :data:`tracker.availability.DEFAULT_CATEGORY_STATES` (e.g.
+            ``nurse_station = "available"``); one map for lookups, reports and par levels.
     """
 
     model_config = SettingsConfigDict(env_prefix="SPORING_", env_nested_delimiter="__",
@@ -191,6 +215,7 @@ class Settings(BaseSettings):
     api: ApiConfig = Field(default_factory=ApiConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     alerts: dict[str, Any] = Field(default_factory=dict)
+    states: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("site")
     @classmethod
@@ -198,6 +223,16 @@ class Settings(BaseSettings):
         if v and not Path(v).expanduser().is_file():
             raise ValueError(f"floor-plan file {v!r} does not exist")
         return v
+
+    @field_validator("states")
+    @classmethod
+    def _states_valid(cls, v: dict[str, str]) -> dict[str, str]:
+        StateMap.from_config(v)  # ValueError names the category and the allowed states
+        return v
+
+    def state_map(self) -> StateMap:
+        """The site's room-category state map (defaults plus ``[states]``)."""
+        return StateMap.from_config(self.states)
 
     @field_validator("alerts")
     @classmethod
@@ -264,7 +299,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "mqtt": MqttConfig, "database": DatabaseConfig, "engine": EngineSettings,
     "thinning": ThinningConfig, "api": ApiConfig, "log": LogConfig,
 }
-_TOP_KEYS = {"site", "role", "gateway_aliases", "state_dir", "alerts", *_SECTIONS}
+_TOP_KEYS = {"site", "role", "gateway_aliases", "state_dir", "alerts", "states", *_SECTIONS}
 
 
 def _check_toml_keys(path: Path) -> None:

@@ -41,7 +41,7 @@ from tracker.records import FixRecord, WriteBatch
 from tracker.store import open_store
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ViewportSize
+    from playwright.sync_api import Page, ViewportSize
 
 __all__ = [
     "AXE_DEFAULT",
@@ -53,6 +53,7 @@ __all__ = [
     "PHONE",
     "USERS",
     "PageServer",
+    "axe_serious",
     "fill_store",
     "fix_in",
     "start_server",
@@ -195,3 +196,16 @@ def start_server(db_path: Path, *, site: Site | None = None) -> Iterator[PageSer
         yield server
     finally:
         server.stop()
+
+
+def axe_serious(page: Page, axe_js: Path) -> list[str]:
+    """The serious and critical WCAG 2.1 A/AA violations axe-core finds on ``page`` now."""
+    page.add_script_tag(path=str(axe_js))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: "tag",
+            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.map(n => n.target.join(" "))}));
+    }""")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes'][:5]}" for v in result
+            if v["impact"] in ("serious", "critical")]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.biomed_data import add_history
-from tests.browser.harness import DESKTOP, PASSWORD, PHONE, USERS, PageServer
+from tests.browser.harness import DESKTOP, PASSWORD, PHONE, USERS, PageServer, axe_serious
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, ViewportSize
@@ -135,18 +135,6 @@ def test_the_page_speaks_bokmal(new_page: NewPage) -> None:
     expect(page.locator("#util-heading")).to_have_text("Tid i hver tilstand")
     expect(page.locator("#util-summary")).to_contain_text("Infusjonspumpe: i bruk")
     expect(page.locator("#fleet-list li").first).to_contain_text("infusjonspumper eid")
-
-
-def axe_serious(page: Page, axe_js: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_js))
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {runOnly: {type: "tag",
-            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                       nodes: v.nodes.map(n => n.target.join(" "))}));
-    }""")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes'][:5]}" for v in result
-            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

@@ -19,6 +19,7 @@ from tests.browser.harness import (
     PHONE,
     USERS,
     PageServer,
+    axe_serious,
     fix_in,
 )
 from tracker.records import WriteBatch
@@ -332,18 +333,6 @@ def test_map_sits_beside_the_lists_on_desktop_and_below_on_a_phone(
 
 
 # ----------------------------------------------------------------------------- axe-core
-def axe_serious(page: Page, axe_js: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_js))
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {runOnly: {type: "tag",
-            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                       nodes: v.nodes.map(n => n.target.join(" "))}));
-    }""")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes'][:5]}" for v in result
-            if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_violations(new_page: NewPage, axe_js: Path,
                                          viewport: ViewportSize) -> None:

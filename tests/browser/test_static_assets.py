@@ -38,7 +38,8 @@ def translations(lang: str) -> dict[str, str]:
 def test_page_and_its_files_are_served_with_their_types(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for path, kind in [("/static/app.js", "javascript"), ("/static/app.css", "text/css"),
+    for path, kind in [("/static/app.js", "javascript"), ("/static/common.js", "javascript"),
+                       ("/static/app.css", "text/css"),
                        ("/static/i18n/en.json", "application/json"),
                        ("/static/i18n/nb.json", "application/json")]:
         r = client.get(path)
@@ -50,7 +51,8 @@ def test_page_and_its_files_are_served_with_their_types(client: TestClient) -> N
 
 def test_a_page_load_transfers_well_under_100_kb(client: TestClient) -> None:
     total = sum(len(client.get(p).content) for p in
-                ("/", "/static/app.js", "/static/app.css", "/static/i18n/nb.json"))
+                ("/", "/static/app.js", "/static/common.js", "/static/app.css",
+                 "/static/i18n/nb.json"))
     assert total < 80_000, f"{total} bytes"
 
 
@@ -68,7 +70,8 @@ def test_both_languages_have_the_same_keys_and_no_empty_text() -> None:
 
 def test_every_text_the_page_uses_is_translated() -> None:
     html = STATIC.joinpath("index.html").read_text("utf-8")
-    js = STATIC.joinpath("app.js").read_text("utf-8")
+    js = STATIC.joinpath("app.js").read_text("utf-8") + STATIC.joinpath("common.js").read_text(
+        "utf-8")
     used = set(re.findall(r'data-i18n="([^"]+)"', html))
     used |= {pair.split(":")[1] for attr in re.findall(r'data-i18n-attr="([^"]+)"', html)
              for pair in attr.split(";")}

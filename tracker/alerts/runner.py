@@ -27,7 +27,7 @@ from typing import Any
 
 from floorplans.model import Site
 from gateway.health import GatewayHealth
-from gateway.mqtt import MqttSettings, TlsSettings
+from gateway.mqtt import MqttSettings
 from tracker.alerts.delivery import Dispatcher
 from tracker.alerts.engine import AlertEngine, Transition
 from tracker.alerts.rules import AlertsConfig, check_against_site, parse_config
@@ -68,21 +68,6 @@ class AssetRegistry:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-def _broker(m: MqttConfig) -> MqttSettings:
-    """The service's broker settings (URL plus the credential and TLS overrides)."""
-    overrides: dict[str, Any] = {}
-    if m.client_id:
-        overrides["client_id"] = m.client_id
-    if m.username:
-        overrides["username"] = m.username
-    if m.password:
-        overrides["password"] = m.password
-    if m.ca_file or m.cert_file or m.key_file or m.insecure:
-        overrides["tls"] = TlsSettings(ca_file=m.ca_file, cert_file=m.cert_file,
-                                       key_file=m.key_file, insecure=m.insecure)
-    return MqttSettings.from_url(m.url, **overrides)
 
 
 def _status_rows(health: GatewayHealth, now: float) -> list[GatewayStatusRecord]:
@@ -146,7 +131,7 @@ class AlertRunner:
         """
         config = parse_config(raw)
         check_against_site(config, site)
-        broker = _broker(mqtt) if mqtt is not None and config.mqtt else None
+        broker = mqtt.broker() if mqtt is not None and config.mqtt else None
         return cls(config, site, store, mqtt=broker, **kwargs)
 
     # ------------------------------------------------------------------ pipeline side

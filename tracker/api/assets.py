@@ -14,7 +14,7 @@ from tracker.api.errors import NotFoundError
 from tracker.api.lookup_schemas import AssetList, AssetOut, TrailOut, TypeOut
 from tracker.api.schemas import LocationOut
 from tracker.api.security import PorterDep
-from tracker.api.snapshots import fleet, location_of, locations, registry, require_store, state_map
+from tracker.api.snapshots import fleet, locations, registry, require_store, where
 from tracker.api.state import AppState
 from tracker.api.validation import invalid
 from tracker.assets import Asset
@@ -45,7 +45,7 @@ async def _asset(state: AppState, asset_id: str) -> Asset:
 
 
 def _out(state: AppState, placed: list[Placed], now: float) -> list[AssetOut]:
-    stale_after = state_map(state).stale_after_s
+    stale_after = state.states.stale_after_s
     return [AssetOut.of(p, site=state.site, now=now, stale_after_s=stale_after) for p in placed]
 
 
@@ -92,7 +92,7 @@ async def list_assets(
             store.search_assets, text, type=asset_type, department=department, status=status,
             limit=limit, offset=offset)
         loc = await locations(state)
-        sm = state_map(state)
+        sm = state.states
         placed = [place(a, loc.of_asset(a), state.site, sm, loc.taken_at) for a in page]
         return AssetList(total=total, limit=limit, offset=offset,
                          items=_out(state, placed, loc.taken_at))
@@ -111,25 +111,15 @@ async def list_assets(
                      items=_out(state, hits[offset:offset + limit], fl.now))
 
 
-def _asset_and_fix(store: Store, asset_id: str) -> tuple[Asset | None, FixRecord | None]:
-    asset = store.get_asset(asset_id)
-    return asset, None if asset is None else store.location_of(asset.id)
-
-
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset")
 async def get_asset(principal: PorterDep, state: StateDep, asset_id: AssetId) -> AssetOut:
     """The asset with its paired tags, state and current location (404 when unknown)."""
-    store = require_store(state)
-    if state.pipeline is None:  # one trip to a worker thread for both reads
-        found, fix = await asyncio.to_thread(_asset_and_fix, store, asset_id)
-        if found is None:
-            raise NotFoundError(f"no asset {asset_id!r}")
-        asset = found
-    else:
-        asset = await _asset(state, asset_id)
-        fix = await location_of(state, asset)
+    require_store(state)
+    asset, fix = await where(state, asset_id)
+    if asset is None:
+        raise NotFoundError(f"no asset {asset_id!r}")
     now = time.time()
-    return _out(state, [place(asset, fix, state.site, state_map(state), now)], now)[0]
+    return _out(state, [place(asset, fix, state.site, state.states, now)], now)[0]
 
 
 def _trail(store: Store, asset_id: str, t0: float, t1: float, limit: int) -> list[FixRecord]:

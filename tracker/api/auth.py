@@ -11,7 +11,16 @@ from pydantic import BaseModel, Field
 from tracker.api.deps import StateDep
 from tracker.api.errors import NotFoundError, UnavailableError
 from tracker.api.security import SESSION_COOKIE, AdminDep, PorterDep, Role
-from tracker.auth import AuditEntry, AuthError, AuthService, LoginThrottledError, TokenInfo, User
+from tracker.auth import (
+    MIN_PASSWORD,
+    USER_NAME_PATTERN,
+    AuditEntry,
+    AuthError,
+    AuthService,
+    LoginThrottledError,
+    TokenInfo,
+    User,
+)
 from tracker.store.base import ConflictError
 
 __all__ = ["router"]
@@ -59,8 +68,8 @@ class UserOut(BaseModel):
 class UserIn(BaseModel):
     """A new user."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
-    password: str = Field(min_length=10, max_length=1024)
+    name: str = Field(min_length=1, max_length=64, pattern=USER_NAME_PATTERN)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
     role: Role
     display_name: str | None = Field(default=None, max_length=200)
 
@@ -69,7 +78,7 @@ class UserPatch(BaseModel):
     """Changes to a user (fields left out stay as they are)."""
 
     role: Role | None = None
-    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD, max_length=1024)
     disabled: bool | None = None
     display_name: str | None = Field(default=None, max_length=200)
 

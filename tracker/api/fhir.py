@@ -28,6 +28,7 @@ from tracker.api.security import PorterDep
 from tracker.api.state import AppState
 from tracker.assets import Asset
 from tracker.fhir import FhirError, LocationIndex, Resource, Token
+from tracker.lookup import Locations
 from tracker.records import FixRecord
 from tracker.store.base import Store, StoreError, StoreUnavailableError
 
@@ -146,7 +147,7 @@ def _locations(state: AppState) -> LocationIndex:
 
 
 def _stale_after_s(state: AppState) -> float:
-    return snapshots.state_map(state).stale_after_s
+    return state.states.stale_after_s
 
 
 def _page(request: Request, url: str, found: Sequence[tuple[str, Resource]], total: int,
@@ -212,18 +213,9 @@ async def search_locations(
 
 
 # ----------------------------------------------------------------------------- Device
-def _latest_fix(state: AppState, store: Store, asset: Asset) -> FixRecord | None:
-    if state.pipeline is not None:
-        latest = state.pipeline.latest
-        fixes = [f for t in asset.tags if (f := latest.get(t)) is not None]
-        if fixes:
-            return max(fixes, key=lambda f: f.ts)
-    return store.location_of(asset.id)
-
-
-def _device(state: AppState, store: Store, asset: Asset, now: float) -> Resource:
-    return fhir.device(asset, _latest_fix(state, store, asset), now=now,
-                       locations=_locations(state), stale_after_s=_stale_after_s(state))
+def _device(state: AppState, asset: Asset, fix: FixRecord | None, now: float) -> Resource:
+    return fhir.device(asset, fix, now=now, locations=_locations(state),
+                       stale_after_s=_stale_after_s(state))
 
 
 def _all_assets(store: Store, **filters: Any) -> list[Asset]:
@@ -255,24 +247,22 @@ def _by_identifier(store: Store, token: Token) -> set[str]:
     return out
 
 
-def _at_location(state: AppState, store: Store, location_id: str, now: float) -> set[str]:
+def _at_location(state: AppState, loc: Locations, location_id: str, now: float) -> set[str]:
     plan = _locations(state).plan_id(location_id)
     if plan is None or plan[0] not in ("room", "level"):
         return set()  # Devices reference rooms (else levels) only
     kind, raw = plan
     since = now - _stale_after_s(state)
-    fixes: list[FixRecord]
+    fixes: Sequence[FixRecord]
     if kind == "room":
-        fixes = (state.pipeline.locations(room=raw) if state.pipeline is not None
-                 else store.room_contents(raw))
+        fixes = loc.by_room.get(raw, ())
     else:  # only fixes between rooms point at the level
-        fixes = (state.pipeline.locations(level=raw) if state.pipeline is not None
-                 else store.current_locations(site=state.site.id, level=raw))
-        fixes = [f for f in fixes if f.room is None or not state.site.has_room(f.room)]
+        fixes = [f for f in loc.by_level.get(raw, ())
+                 if f.room is None or not state.site.has_room(f.room)]
     return {f.asset for f in fixes if f.asset is not None and f.ts >= since}
 
 
-def _search_devices(state: AppState, store: Store, *, identifier: Token | None,
+def _search_devices(state: AppState, store: Store, loc: Locations, *, identifier: Token | None,
                     type: Token | None, location: str | None, count: int, offset: int,
                     now: float) -> tuple[list[Resource], int]:
     if type is not None and type.system not in (None, fhir.ASSET_TYPE_SYSTEM):
@@ -284,12 +274,12 @@ def _search_devices(state: AppState, store: Store, *, identifier: Token | None,
             page, total = assets[offset:offset + count], len(assets)
         else:
             page, total = store.search_assets(type=asset_type, limit=count, offset=offset)
-        return [_device(state, store, a, now) for a in page], total
+        return [_device(state, a, loc.of_asset(a), now) for a in page], total
     ids: set[str] | None = None
     if identifier is not None:
         ids = _by_identifier(store, identifier)
     if location is not None:
-        here = _at_location(state, store, location, now)
+        here = _at_location(state, loc, location, now)
         ids = here if ids is None else ids & here
     assert ids is not None
     devices = []
@@ -298,7 +288,7 @@ def _search_devices(state: AppState, store: Store, *, identifier: Token | None,
         if a is None or (type is not None and (a.type is None or asset_type not in
                                                (None, a.type))):
             continue
-        d = _device(state, store, a, now)
+        d = _device(state, a, loc.of_asset(a), now)
         if location is None or d.get("location", {}).get("reference") == \
                 f"Location/{location}":
             devices.append(d)
@@ -310,10 +300,10 @@ async def read_device(state: StateDep, store: StoreDep, device_id: FhirId,
                       principal: PorterDep) -> FhirResponse:
     """The Device of the asset with this id, located in its current room."""
     asset_id = fhir.from_fhir_id(device_id)
-    asset = None if asset_id is None else await asyncio.to_thread(store.get_asset, asset_id)
+    asset, fix = (None, None) if asset_id is None else await snapshots.where(state, asset_id)
     if asset is None:
         raise FhirError(404, "not-found", f"Device/{device_id} is not known")
-    res = await asyncio.to_thread(_device, state, store, asset, time.time())
+    res = await asyncio.to_thread(_device, state, asset, fix, time.time())
     return FhirResponse(res)
 
 
@@ -333,9 +323,10 @@ async def search_devices(
     where = None if loc is None else fhir.parse_reference(loc, "location")
     by_id, by_type = _token(identifier, "identifier"), _token(type, "type")
     n = min(count, MAX_COUNT)
+    fixes = await snapshots.locations(state)
 
     def run() -> tuple[list[Resource], int]:
-        return _search_devices(state, store, identifier=by_id, type=by_type, location=where,
+        return _search_devices(state, store, fixes, identifier=by_id, type=by_type, location=where,
                                count=n, offset=offset, now=time.time())
 
     devices, total = await asyncio.to_thread(run)

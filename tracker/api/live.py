@@ -32,7 +32,7 @@ from tracker.api.deps import StateDep
 from tracker.api.errors import ApiError, NotFoundError
 from tracker.api.schemas import LocationOut
 from tracker.api.security import PorterDep
-from tracker.api.snapshots import locations, state_map
+from tracker.api.snapshots import locations
 from tracker.lookup import diff_locations
 from tracker.records import FixRecord
 from tracker.store.base import StoreError
@@ -143,7 +143,7 @@ async def live(
     site = state.site
     if level is not None and not site.has_level(level):
         raise NotFoundError(f"unknown level {level!r}")
-    stale_after = state_map(state).stale_after_s
+    stale_after = state.states.stale_after_s
 
     async def snapshot() -> Mapping[str, FixRecord]:
         loc = await locations(state)

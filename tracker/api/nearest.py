@@ -17,7 +17,7 @@ from tracker.api.lookup_schemas import (
     RoutePointOut,
 )
 from tracker.api.security import PorterDep
-from tracker.api.snapshots import fleet, state_map, wayfinder
+from tracker.api.snapshots import fleet, wayfinder
 from tracker.lookup import Fleet, Nearest, Wayfinder
 
 __all__ = ["router"]
@@ -76,7 +76,7 @@ async def nearest(
                           walking_speed_m_s=wf.walking_speed_m_s, items=[])
     ranked, routes = await asyncio.to_thread(_rank, fl, wf, asset_type, from_room, limit,
                                              include_unavailable)
-    stale_after = state_map(state).stale_after_s
+    stale_after = state.states.stale_after_s
     items = [NearestItem(asset=AssetOut.of(c.placed, site=site, now=fl.now,
                                            stale_after_s=stale_after),
                          distance_m=c.distance_m, walk_s=c.walk_s, route=route)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 
+from tracker.api import snapshots
 from tracker.api.deps import StateDep, StoreDep
 from tracker.api.report_schemas import (
     FleetOut,
@@ -251,7 +252,7 @@ async def idle_report(
 
     _zone(tz)
     rows = await _run(lambda: idle(store, state.site, days=days, type=type,
-                                   department=department))
+                                   department=department, state_map=state.states))
     if format == "csv":
         return _csv("idle", rows, IdleRow.COLUMNS, tz)
     meta = await asyncio.to_thread(_meta, store, "idle", tz, days=days, type=type,
@@ -295,15 +296,10 @@ async def maintenance_report(
     from tracker.reports.worklists import MaintenanceRow, maintenance
 
     _zone(tz)
-    graph = state.cache.get("walking-graph")
-    if graph is None:
-        from floorplans.routing import WalkingGraph
-
-        graph = state.cache["walking-graph"] = await asyncio.to_thread(
-            WalkingGraph.from_site, state.site)
+    graph = (await snapshots.wayfinder(state)).graph  # the lookup's graph, built once
     rows = await _run(lambda: maintenance(store, state.site, days=days, start_room=start_room,
                                           type=type, department=department, graph=graph,
-                                          tz=tz))
+                                          state_map=state.states, tz=tz))
     if format == "csv":
         return _csv("maintenance", rows, MaintenanceRow.COLUMNS, tz)
     meta = await asyncio.to_thread(_meta, store, "maintenance", tz, days=days, type=type,
@@ -333,7 +329,8 @@ async def forecast_report(
     def work() -> tuple[Any, Any]:
         rows = forecast(store, type=type, department=department, weeks=weeks,
                         quantile=quantile, tz=tz)
-        moves = suggest_moves(rows, holdings(store, state.site), tz=tz)
+        moves = suggest_moves(rows, holdings(store, state.site, state_map=state.states),
+                              tz=tz)
         return rows, moves
 
     rows, moves = await _run(work)

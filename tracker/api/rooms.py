@@ -12,7 +12,7 @@ from tracker.api.deps import StateDep
 from tracker.api.errors import NotFoundError
 from tracker.api.lookup_schemas import AssetOut, RoomContentsOut, RoomOut
 from tracker.api.security import PorterDep
-from tracker.api.snapshots import fleet, state_map
+from tracker.api.snapshots import fleet
 from tracker.api.state import AppState
 from tracker.api.validation import invalid
 from tracker.lookup import fold
@@ -86,7 +86,7 @@ async def room_contents(principal: PorterDep, state: StateDep,
     room = _room(state, room_id)
     fl = await fleet(state)
     placed = await asyncio.to_thread(fl.in_room, room.id)
-    stale_after = state_map(state).stale_after_s
+    stale_after = state.states.stale_after_s
     items = [AssetOut.of(p, site=state.site, now=fl.now, stale_after_s=stale_after)
              for p in placed]
     return RoomContentsOut(room=RoomOut.of(room, state.site), count=len(items), items=items)

@@ -16,9 +16,8 @@ get the previous one meanwhile (unless it is ten times too old: then they wait),
 pays for a reload but the very first. Locations are read from the store incrementally (only
 newer fixes) with a full read every :data:`FULL_RELOAD_S`. Loading runs in worker threads,
 never on the event loop.
-The state map (which room categories mean *available*) is ``state.cache["state_map"]`` when
-the service put one there (``[states]`` in the settings), else the default
-:class:`~tracker.availability.StateMap`.
+The state map (which room categories mean *available*) is :attr:`AppState.states
+<tracker.api.state.AppState.states>`.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from typing import Any, Generic, TypeVar
 from tracker.api.errors import UnavailableError
 from tracker.api.state import AppState
 from tracker.assets import Asset
-from tracker.availability import StateMap
 from tracker.lookup import Fleet, Locations, Registry, Wayfinder
 from tracker.records import FixRecord
 from tracker.store.base import Store
@@ -44,12 +42,11 @@ __all__ = [
     "REGISTRY_TTL_S",
     "fleet",
     "invalidate_registry",
-    "location_of",
     "locations",
     "registry",
     "require_store",
-    "state_map",
     "wayfinder",
+    "where",
 ]
 
 REGISTRY_TTL_S = 60.0
@@ -65,7 +62,6 @@ MAX_STALE_FACTOR = 10.0
 """A snapshot this many TTLs old is no longer served while it reloads: the request waits."""
 
 _PAGE = 5000
-_DEFAULT_STATES = StateMap()
 T = TypeVar("T")
 log = logging.getLogger("sporing.api")
 
@@ -109,12 +105,6 @@ async def _cached(state: AppState, key: str, ttl_s: float,
     if entry.value is not None and age < ttl_s * MAX_STALE_FACTOR:
         return entry.value
     return await asyncio.shield(task)
-
-
-def state_map(state: AppState) -> StateMap:
-    """The site's room-category state map (see the module docstring)."""
-    sm = state.cache.get("state_map")
-    return sm if isinstance(sm, StateMap) else _DEFAULT_STATES
 
 
 def require_store(state: AppState) -> Store:
@@ -193,25 +183,33 @@ async def fleet(state: AppState) -> Fleet:
     hit: tuple[Registry, Locations, Fleet] | None = state.cache.get("lookup:fleet")
     if hit is not None and hit[0] is reg and hit[1] is loc:
         return hit[2]
-    f = Fleet(state.site, reg, loc, state_map(state))
+    f = Fleet(state.site, reg, loc, state.states)
     state.cache["lookup:fleet"] = (reg, loc, f)
     return f
 
 
-async def location_of(state: AppState, asset: Asset) -> FixRecord | None:
-    """Where one asset is now, without a snapshot: its tags in the pipeline's memory, else
-    one store query (the store also knows tags the pipeline has not seen since it started);
-    only without a store, the pipeline snapshot's fix recorded with the asset id."""
-    pipeline = state.pipeline
-    if pipeline is not None:
-        best: FixRecord | None = None
-        for t in asset.tags:
-            f = pipeline.latest.get(t)
-            if f is not None and (best is None or f.ts > best.ts):
-                best = f
-        if best is not None:
-            return best
+async def where(state: AppState, asset_or_tag: str) -> tuple[Asset | None, FixRecord | None]:
+    """``(asset, its latest fix)`` for an asset id, or ``(None, the tag's latest fix)`` for a
+    tag id; ``(None, None)`` when neither is known.
+
+    Answered from the registry and locations snapshots (at most :data:`REGISTRY_TTL_S` and
+    :data:`LOCATIONS_TTL_S` old), so "where is it" costs no query; only an id the registry
+    snapshot does not know (an asset imported seconds ago, or a typo) goes to the store.
+    Without a store (pipeline only) the fix recorded with the id is used.
+    """
+    loc = await locations(state)
     store = state.store
     if store is None:
-        return (await locations(state)).by_asset.get(asset.id)
-    return await asyncio.to_thread(store.location_of, asset.id)
+        return None, loc.by_tag.get(asset_or_tag) or loc.by_asset.get(asset_or_tag)
+    asset = (await registry(state)).by_id.get(asset_or_tag)
+    if asset is not None:
+        return asset, loc.of_asset(asset)
+    fix = loc.by_tag.get(asset_or_tag)
+    if fix is not None:
+        return None, fix
+
+    def from_store() -> tuple[Asset | None, FixRecord | None]:
+        found = store.get_asset(asset_or_tag)
+        return found, store.location_of(asset_or_tag)
+
+    return await asyncio.to_thread(from_store)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from floorplans.model import Site
+from tracker.availability import StateMap
 from tracker.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class AppState:
         owns_store: Close the store when the app shuts down.
         auth: Checks credentials; None means every protected endpoint answers 503.
         secure_cookies: Mark the session cookie ``Secure`` (serve behind HTTPS).
+        states: Room category -> asset state for this site (``[states]`` in the settings):
+            what *available* means for lookups, reports and par levels.
     """
 
     site: Site
@@ -54,6 +57,7 @@ class AppState:
     owns_store: bool = False
     auth: Authenticator | None = None
     secure_cookies: bool = False
+    states: StateMap = field(default_factory=StateMap)
     started_at: float = field(default_factory=time.time)
     metrics: Metrics = field(init=False)
     cache: dict[str, Any] = field(default_factory=dict)

@@ -34,7 +34,7 @@ from tracker.reports.periods import DEFAULT_TZ, ceil_hour, floor_hour, zone
 from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_info
 from tracker.store.base import Store
 
-__all__ = ["FleetRow", "fleet", "percentile_nearest_rank", "recommendation"]
+__all__ = ["FleetRow", "fleet", "percentile_nearest_rank", "recommendation", "type_names"]
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -146,7 +146,9 @@ def percentile_nearest_rank(values: Sequence[int], q: float) -> int:
     return s[k - 1]
 
 
-def _names(type_: str) -> tuple[str, str, str, str]:
+def type_names(type_: str) -> tuple[str, str, str, str]:
+    """How a type is named in a sentence: (English singular, plural, bokmål singular, plural),
+    e.g. ``("infusion pump", "infusion pumps", "infusjonspumpe", "infusjonspumper")``."""
     known = _NAMES.get(type_)
     if known is not None:
         return known
@@ -157,7 +159,7 @@ def _names(type_: str) -> tuple[str, str, str, str]:
 def recommendation(type_: str, department: str | None, owned: int, p95: int, peak: int,
                    shortage_hours: int) -> tuple[str, str]:
     """The English and Norwegian sentences for one fleet row."""
-    en1, en_n, no1, no_n = _names(type_)
+    en1, en_n, no1, no_n = type_names(type_)
     en_name, no_name = (en1, no1) if owned == 1 else (en_n, no_n)
     where_en = f"in {department}" if department else "in all departments"
     where_no = f"i {department}" if department else "i alle avdelinger"

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tracker.availability import AssetState, StateMap
-from tracker.reports.fleet import _names
+from tracker.reports.fleet import type_names
 from tracker.reports.periods import DEFAULT_TZ, HOUR_S, ceil_hour, zone
 from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_info
 from tracker.store.base import Store
@@ -345,7 +345,7 @@ class Move:
 def move_text(type_: str, units: int, src: str, dst: str, before: float, tz: str
               ) -> tuple[str, str]:
     """The English and Norwegian (bokmål) sentences of one move."""
-    en1, en_n, no1, no_n = _names(type_)
+    en1, en_n, no1, no_n = type_names(type_)
     t = dt.datetime.fromtimestamp(before, zone(tz))
     wd = t.weekday()
     en = (f"Move {units} {en1 if units == 1 else en_n} from {src} to {dst} before"

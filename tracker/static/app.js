@@ -3,98 +3,12 @@
 // Server-Sent Events), and tag pairing for biomedical engineering.
 // Plain ES module, no build step; every visible text comes from static/i18n/<lang>.json.
 
-const API = "api/v1/";
-const SVG_NS = "http://www.w3.org/2000/svg";
-const LANGS = ["nb", "en"];
+import {
+  $, API, HttpError, SVG_NS, api, errorText, loadLanguage, pickLanguage, recall, remember,
+  setUnauthorizedHandler, svgEl, t, typeLabel,
+} from "./common.js";
+
 const SEARCH_DELAY_MS = 250;
-const $ = (id) => document.getElementById(id);
-
-// ------------------------------------------------------------------ storage (may be blocked)
-function remember(key, value) {
-  try { localStorage.setItem("sporing." + key, value); } catch { /* private mode */ }
-}
-function recall(key) {
-  try { return localStorage.getItem("sporing." + key); } catch { return null; }
-}
-
-// ------------------------------------------------------------------ translations
-let dict = {};
-
-/** The saved language, else the first of the browser's languages we have, else bokmål. */
-function pickLanguage() {
-  const saved = recall("lang");
-  if (LANGS.includes(saved)) return saved;
-  for (const tag of navigator.languages || [navigator.language || ""]) {
-    const base = String(tag).toLowerCase().split("-")[0];
-    if (base === "nb" || base === "nn" || base === "no") return "nb";
-    if (base === "en") return "en";
-  }
-  return "nb";
-}
-
-/** The text of `key` with `{name}` placeholders filled from `params`. */
-function t(key, params = {}) {
-  const text = Object.hasOwn(dict, key) ? dict[key] : key;
-  return text.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(params, k) ? String(params[k]) : m));
-}
-
-async function loadLanguage(lang) {
-  const r = await fetch(`static/i18n/${lang}.json`);
-  if (!r.ok) throw new Error(`static/i18n/${lang}.json: HTTP ${r.status}`);
-  dict = await r.json();
-  document.documentElement.lang = lang;
-  $("lang").value = lang;
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of document.querySelectorAll("[data-i18n-attr]")) {
-    for (const pair of el.dataset.i18nAttr.split(";")) {
-      const [attr, key] = pair.split(":");
-      el.setAttribute(attr, t(key));
-    }
-  }
-}
-
-// ------------------------------------------------------------------ HTTP
-class HttpError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-    this.detail = detail;
-  }
-}
-
-function describeDetail(detail) {
-  if (Array.isArray(detail)) {
-    return detail.map((e) => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ");
-  }
-  return String(detail ?? "");
-}
-
-async function api(path, { method = "GET", body, signal } = {}) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let r;
-  try {
-    r = await fetch(API + path, {
-      method, signal, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (e) {
-    if (e.name === "AbortError") throw e;
-    throw new HttpError(0, t("error.network"));
-  }
-  if (r.status === 401 && !path.startsWith("auth/")) loggedOut(true);
-  if (!r.ok) {
-    let detail = r.statusText;
-    try { detail = describeDetail((await r.json()).detail) || detail; } catch { /* not JSON */ }
-    throw new HttpError(r.status, detail);
-  }
-  return r.status === 204 ? null : r.json();
-}
-
-function errorText(e) {
-  return e instanceof HttpError && e.status ? t("error.http", { status: e.status, detail: e.detail })
-    : (e.message || String(e));
-}
 
 // ------------------------------------------------------------------ sentences
 const STATE_ICONS = {
@@ -102,12 +16,6 @@ const STATE_ICONS = {
   out_of_service: "✕",
 };
 
-function typeLabel(type) {
-  const key = "type." + String(type || "").replaceAll("_", "-");
-  if (Object.hasOwn(dict, key)) return dict[key];
-  const words = String(type || "").replace(/[-_]+/g, " ").trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
 
 /** "Infusion pump IP-4711": the type, then the number (without a repeated type prefix). */
 function assetTitle(asset) {
@@ -541,13 +449,6 @@ function unitsPerPixel() {
   return width > 0 && vb && vb.width ? vb.width / width : 1;
 }
 
-function svgEl(name, attrs, parent) {
-  const el = document.createElementNS(SVG_NS, name);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  parent.append(el);
-  return el;
-}
-
 function isSelected(loc) {
   const a = map.selected && map.selected.asset;
   return Boolean(a && (loc.asset === a.id || (a.tags || []).includes(loc.tag)));
@@ -862,6 +763,7 @@ function wire() {
 }
 
 async function init() {
+  setUnauthorizedHandler(loggedOut);
   wire();
   try {
     await loadLanguage(pickLanguage());

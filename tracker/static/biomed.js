@@ -4,97 +4,24 @@
 // maintenance, missing and idle worklists, each with a CSV download. Every chart has a summary
 // sentence and a data table. Plain ES module, no build step; texts from static/i18n/<lang>.json.
 
-const API = "api/v1/";
-const SVG_NS = "http://www.w3.org/2000/svg";
-const LANGS = ["nb", "en"];
+import {
+  $, API, HttpError, api, errorText, lang, loadLanguage, pickLanguage, remember, svgEl, t, typeLabel,
+} from "./common.js";
+
 const STATES = ["in_use", "available", "needs_cleaning", "in_transit", "not_seen", "out_of_service"];
 const STATE_COLOURS = {
   in_use: "#37474f", available: "#1b5e20", needs_cleaning: "#8a4b00", in_transit: "#0d47a1",
   not_seen: "#767676", out_of_service: "#b71c1c",
 };
 const HEAT = ["#fde0c5", "#f9b384", "#f08a4b", "#d9592b", "#a63a16"];
-const $ = (id) => document.getElementById(id);
 
-// ------------------------------------------------------------------ translations
-let dict = {};
-let lang = "nb";
-
-function recall(key) {
-  try { return localStorage.getItem("sporing." + key); } catch { return null; }
-}
-function remember(key, value) {
-  try { localStorage.setItem("sporing." + key, value); } catch { /* private mode */ }
-}
-
-function pickLanguage() {
-  const saved = recall("lang");
-  if (LANGS.includes(saved)) return saved;
-  for (const tag of navigator.languages || [navigator.language || ""]) {
-    const base = String(tag).toLowerCase().split("-")[0];
-    if (base === "nb" || base === "nn" || base === "no") return "nb";
-    if (base === "en") return "en";
-  }
-  return "nb";
-}
-
-function t(key, params = {}) {
-  const text = Object.hasOwn(dict, key) ? dict[key] : key;
-  return text.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(params, k) ? String(params[k]) : m));
-}
-
-async function loadLanguage(next) {
-  const r = await fetch(`static/i18n/${next}.json`);
-  if (!r.ok) throw new Error(`static/i18n/${next}.json: HTTP ${r.status}`);
-  dict = await r.json();
-  lang = next;
-  document.documentElement.lang = next;
-  $("lang").value = next;
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-}
-
-function typeLabel(type) {
-  const key = "type." + String(type || "").replaceAll("_", "-");
-  if (Object.hasOwn(dict, key)) return dict[key];
-  const words = String(type || "").replace(/[-_]+/g, " ").trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-const num = (v, digits = 0) => new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB",
+const num = (v, digits = 0) => new Intl.NumberFormat(lang() === "nb" ? "nb-NO" : "en-GB",
   { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(v);
 
 function when(iso) {
   if (!iso) return t("bio.never");
-  return new Intl.DateTimeFormat(lang === "nb" ? "nb-NO" : "en-GB",
+  return new Intl.DateTimeFormat(lang() === "nb" ? "nb-NO" : "en-GB",
     { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
-}
-
-// ------------------------------------------------------------------ HTTP
-class HttpError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
-async function api(path, { method = "GET" } = {}) {
-  let r;
-  try {
-    r = await fetch(API + path, { method, headers: { Accept: "application/json" },
-      credentials: "same-origin" });
-  } catch {
-    throw new HttpError(0, t("error.network"));
-  }
-  if (!r.ok) {
-    let detail = r.statusText;
-    try {
-      const d = (await r.json()).detail;
-      detail = Array.isArray(d) ? d.map((e) => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ") : String(d);
-    } catch { /* not JSON */ }
-    throw new HttpError(r.status, detail);
-  }
-  return r.json();
-}
-
-function errorText(e) {
-  return e instanceof HttpError && e.status ? t("error.http", { status: e.status, detail: e.message })
-    : (e.message || String(e));
 }
 
 // ------------------------------------------------------------------ DOM helpers
@@ -104,13 +31,6 @@ function el(name, attrs = {}, ...children) {
     if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : String(v));
   }
   node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
-function svgEl(name, attrs, parent) {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (parent) parent.append(node);
   return node;
 }
 
@@ -298,13 +218,13 @@ async function drawHeat(rows) {
 
 // ------------------------------------------------------------------ lists
 function drawFleet(rows) {
-  const key = lang === "nb" ? "no" : "en";
+  const key = lang() === "nb" ? "no" : "en";
   $("fleet-list").replaceChildren(...(rows.length ? rows.map((r) => el("li", {}, r.recommendation[key]))
     : [el("li", { class: "hint" }, t("bio.empty"))]));
 }
 
 function drawForecast(body) {
-  const key = lang === "nb" ? "no" : "en";
+  const key = lang() === "nb" ? "no" : "en";
   const mine = body.rows.filter((r) => r.type === filters.type && r.department === (filters.department || null));
   const row = mine[0];
   $("forecast-summary").textContent = row
