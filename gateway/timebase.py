@@ -251,9 +251,19 @@ class ClockTracker:
             if dts is not None and (r.gateway, dts) not in seen:
                 seen.add((r.gateway, dts))
                 self.observe(r.gateway, dts, received_at)
-        readings = [
-            r if (t := self.correct(r.gateway, dts, received_at)) == r.ts else
-            Reading(t, r.gateway, r.tag, r.rssi, r.range_m, r.tx_power)
-            for r, dts in zip(result.readings, result.device_ts, strict=True)
-        ]
+        # One offset lookup per gateway (a message is mostly one gateway's), then the same
+        # rule as :meth:`correct` per reading.
+        offsets: dict[str, float | None] = {}
+        latest = received_at + self.floor_s
+        readings: list[Reading] = []
+        append = readings.append
+        for r, dts in zip(result.readings, result.device_ts, strict=True):
+            t = received_at
+            if dts is not None and EPOCH_MIN_S <= dts <= EPOCH_MAX_S:
+                gw = r.gateway
+                off = offsets[gw] if gw in offsets else offsets.setdefault(gw, self.offset(gw))
+                if off is not None and dts - off <= latest:
+                    t = dts - off
+            append(r if t == r.ts else Reading(t, r.gateway, r.tag, r.rssi, r.range_m,
+                                               r.tx_power))
         return replace(result, readings=readings)

@@ -257,18 +257,38 @@ def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_x
             continue
         bx = gw_xy[best, 0]
         by = gw_xy[best, 1]
-        # silent gateways: on the level, within reach of the candidate area
-        silent = np.zeros(ng, dtype=np.bool_)
-        base_g = 0
+        # The heard gateways of this level (rssi, 1/sigma, 1/sigma^2, local column) and the
+        # silent ones within reach of the candidate area (their silence is evidence): only
+        # these enter the per-cell loops.
+        h_r = np.empty(ng)
+        h_is = np.empty(ng)
+        h_w = np.empty(ng)
+        h_j = np.empty(ng, dtype=np.int64)
+        s_j = np.empty(ng, dtype=np.int64)
+        nh = 0
+        ns = 0
         for g in range(gw_level.shape[0]):
             if gw_level[g] == lv:
                 j = gw_local[g]
-                if heard[j] < 0:
+                k = heard[j]
+                if k >= 0:
+                    h_r[nh] = prssi[k]
+                    h_is[nh] = 1.0 / psig[k]
+                    h_w[nh] = h_is[nh] * h_is[nh]
+                    h_j[nh] = j
+                    nh += 1
+                else:
                     dx = gw_xy[g, 0] - bx
                     dy = gw_xy[g, 1] - by
-                    silent[j] = dx * dx + dy * dy < (2.0 * radius) ** 2
-                base_g += 1
+                    if dx * dx + dy * dy < (2.0 * radius) ** 2:
+                        s_j[ns] = j
+                        ns += 1
         w0 = 1.0 / (prior_sd * prior_sd)
+        sw = w0
+        for a in range(nh):
+            sw += h_w[a]
+        inv_sw = 1.0 / sw
+        inv_sil = 1.0 / sil_sd
         n = c1 - c0
         ll = np.full(n, -np.inf)
         for c in range(n):
@@ -279,26 +299,21 @@ def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_x
                 continue
             row = loss_ptr[lv] + c * ng
             # profile the transmit power: weighted mean of (r + L) with the prior
-            sw = w0
             swv = w0 * prior[t]
-            for j in range(ng):
-                k = heard[j]
-                if k >= 0:
-                    w = 1.0 / (psig[k] * psig[k])
-                    sw += w
-                    swv += w * (prssi[k] + loss[row + j])
-            P = swv / sw
+            for a in range(nh):
+                swv += h_w[a] * (h_r[a] + loss[row + h_j[a]])
+            P = swv * inv_sw
             s = -0.5 * w0 * (P - prior[t]) ** 2
-            for j in range(ng):
-                k = heard[j]
-                if k >= 0:
-                    u = abs(prssi[k] - P + loss[row + j]) / psig[k]
-                    if u <= huber_k:
-                        s -= 0.5 * u * u
-                    else:
-                        s -= huber_k * (u - 0.5 * huber_k)
-                elif silent[j]:
-                    s += _log_phi((sens - P + loss[row + j]) / sil_sd)
+            for a in range(nh):
+                u = abs(h_r[a] - P + loss[row + h_j[a]]) * h_is[a]
+                if u <= huber_k:
+                    s -= 0.5 * u * u
+                else:
+                    s -= huber_k * (u - 0.5 * huber_k)
+            for a in range(ns):
+                z = (sens - P + loss[row + s_j[a]]) * inv_sil
+                if z < 8.5:  # beyond, log Phi(z) rounds to zero in double precision
+                    s += _log_phi(z)
             ll[c] = s * temper
         mx = -np.inf
         for c in range(n):

@@ -161,3 +161,35 @@ def test_arbitrary_json_documents(fmt: str, doc: object, topic: str) -> None:
     _check(fmt, TOPICS[fmt], payload)
     _check(fmt, topic, payload)
     _check(fmt, TOPICS[fmt], b"[" + payload + b"]")
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**40, 2**40), st.text(max_size=4),
+    st.floats(allow_nan=False), st.sampled_from([-71, -71.5, 1_700_000_000, 12.0, 0, 21, -127]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.dictionaries(st.sampled_from(["ts", "gateway", "tag", "rssi", "range_m", "tx_power",
+                                     "extra"]), _FIELD_VALUES, max_size=7),
+    st.builds(lambda ts, r, t: {"ts": ts, "gateway": "gw-1", "tag": t, "rssi": r},
+              st.one_of(st.integers(1_600_000_000, 1_800_000_000),
+                        st.floats(1.6e9, 1.8e9)),
+              st.one_of(st.integers(-130, 30), st.floats(-130, 30)), st.text(max_size=3)),
+    _FIELD_VALUES), max_size=6))
+def test_canonical_fast_path_agrees_with_the_validating_path(elements: list[object]) -> None:
+    import orjson
+
+    from gateway.adapters import _common as c
+    from gateway.adapters import canonical
+
+    payload = orjson.dumps(elements)  # (infinities become null on the way)
+    got = ADAPTERS["canonical"]("sporing/readings/a", payload, NOW)
+    ref = c.ResultBuilder(NOW, ParseOptions())
+    ref.each(orjson.loads(payload), lambda _i, el: canonical._checked(ref, el))
+    want = ref.build()
+    assert got.readings == want.readings
+    assert got.device_ts == want.device_ts
+    assert [(e.reason, e.detail) for e in got.errors] == [(e.reason, e.detail)
+                                                         for e in want.errors]
