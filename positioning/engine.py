@@ -137,6 +137,8 @@ class FixFrame:
     accuracy_m: npt.NDArray[np.float64]
     moving: npt.NDArray[np.bool_]
     n_gateways: npt.NDArray[np.int64]
+    gateway: tuple[str | None, ...] = ()
+    """The gateway that heard each tag strongest in the window (empty: not recorded)."""
 
     def __len__(self) -> int:
         return len(self.tag)
@@ -151,6 +153,7 @@ class FixFrame:
                 "accuracy_m": round(float(self.accuracy_m[i]), 3),
                 "building": self.building[i], "moving": bool(self.moving[i]),
                 "n_gateways": int(self.n_gateways[i]),
+                "gateway": self.gateway[i] if self.gateway else None,
             }
             for i in range(len(self))
         ]
@@ -212,6 +215,7 @@ class StreamingEngine:
         self.stats = EngineStats()
         gws = site.gateways
         self._gw_pos = {g.id: i for i, g in enumerate(gws)}
+        self._gw_ids = tuple(g.id for g in gws)
         self._gw_level = np.array([self.index.level_index(g.level) for g in gws], dtype=np.int64)
         self._gw_xyz = np.array([[g.x, g.y, g.height_m] for g in gws], dtype=np.float64
                                 ).reshape(-1, 3)
@@ -323,8 +327,12 @@ class StreamingEngine:
         if need.any():
             xy[need], acc[need], n_used[need] = self._multilaterate(
                 np.flatnonzero(need), level, inv, pairs, on_level, strength)
+        # the strongest pair of each tag (UWB ranges ranked as their level vote above)
+        order = np.lexsort((-strength, inv))
+        strongest = pairs.gateway[order[np.searchsorted(inv[order], np.arange(m))]]
         ok = np.isfinite(xy[:, 0])
         rows, level, xy, acc, n_used = rows[ok], level[ok], xy[ok], acc[ok], n_used[ok]
+        strongest = strongest[ok]
         tx, ty, tacc, moving = self._tracks.update(rows, t, xy[:, 0], xy[:, 1], acc, level)
         tx, ty = self._inside(level, tx, ty)
         room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, dt,
@@ -340,6 +348,7 @@ class StreamingEngine:
             room=tuple(room_ids[v] if v >= 0 else None for v in room),
             room_confidence=conf, accuracy_m=tacc, moving=moving,
             n_gateways=n_used.astype(np.int64),
+            gateway=tuple(self._gw_ids[g] for g in strongest),
         )
 
     def _ranges(self, gw: npt.NDArray[np.int64], rssi: npt.NDArray[np.float64],

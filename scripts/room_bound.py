@@ -16,6 +16,8 @@ know more of the simulator's radio model than the positioning engine does:
    ``C_c`` and over the shadowing ``S`` at every candidate cell.
 2. **oracle, 0.4 m wall margin** — the same, with the cells restricted to where the simulator
    parks assets (at least 0.4 m from the room's walls).
+   **oracle, no candidate lists** — the same, but every gateway that never heard the tag counts
+   as censored, not only those in the simulator's 24-gateway candidate list of the cell.
 3. **Gaussian approximation** — the decoder of the brief: Gaussian likelihood of each heard
    gateway's mean RSSI with variance ``σ_S² + σ_C²/channels + var(F)/packets`` and a censoring
    term ``P(level < T)`` for candidate gateways that never heard the tag (true walls).
@@ -61,6 +63,7 @@ B = npt.NDArray[np.bool_]
 DECODERS = (
     ("oracle", "oracle (true walls, shadowing and channel offsets unknown)"),
     ("oracle_margin", "oracle, cells ≥ 0.4 m from walls"),
+    ("oracle_nocand", "oracle, every unheard gateway censored (no candidate lists)"),
     ("gauss", "Gaussian approximation of the brief (true walls)"),
     ("nominal", "oracle with nominal plan walls"),
     ("strongest", "strongest gateway"),
@@ -106,6 +109,7 @@ class Physics:
         self.fade_var = float((w * (f - self.fade_mean) ** 2).sum()) + 1.0 / 12.0
         self._kc = self._kernel(radio.channel_offset_sd_db, 4.0)
         self._ks = self._kernel(radio.shadowing_sigma_db, 5.0)
+        self._mc, self._ms = self._matrix(self._kc), self._matrix(self._ks)
 
     def fade_cdf(self, f: npt.ArrayLike) -> F64:
         """CDF of the fading ``F`` (dB) of the simulator's unit-mean-power Rician channel."""
@@ -122,17 +126,38 @@ class Physics:
         offs = np.arange(-n, n + 1, dtype=np.int64)
         if sd <= 0:
             return np.zeros(1, dtype=np.int64), np.zeros(1)
-        logw = -0.5 * (offs * self.step / sd) ** 2
-        return offs, logw - float(logsumexp(logw))
+        logw = np.asarray(-0.5 * (offs * self.step / sd) ** 2, dtype=np.float64)
+        return offs, np.asarray(logw - float(logsumexp(logw)), dtype=np.float64)
 
     def _smooth(self, ll: F64, kernel: tuple[I64, F64]) -> F64:
+        """``log ∫ exp(ll(L + x)) N(x) dx`` per row, in log space (for sharply peaked rows)."""
         offs, logw = kernel
         n = self.grid.shape[0]
         idx = np.clip(np.arange(n)[:, None] + offs[None, :], 0, n - 1)
         return np.asarray(logsumexp(ll[:, idx] + logw[None, None, :], axis=2), dtype=np.float64)
 
+    def _matrix(self, kernel: tuple[I64, F64]) -> F64:
+        offs, logw = kernel
+        n = self.grid.shape[0]
+        m = np.zeros((n, n))
+        dst = np.repeat(np.arange(n), offs.size)
+        src = np.clip(dst + np.tile(offs, n), 0, n - 1)
+        np.add.at(m, (src, dst), np.tile(np.exp(logw), n))
+        return m
+
+    @staticmethod
+    def _smooth_lin(ll: F64, mat: F64) -> F64:
+        """:meth:`_smooth` in linear space (for smooth rows), floored at 1e-250 of the peak."""
+        top = ll.max(axis=1, keepdims=True)
+        out: F64 = np.log(np.maximum(np.exp(ll - top) @ mat, 1e-250)) + top
+        return out
+
     def link_loglik(self, counts: F64, lam: F64) -> tuple[F64, F64]:
         """Log-likelihood of each gateway's packets as a function of its static level.
+
+        Per channel the received packets are Poisson with mean ``lam · pmf(v | L + C_c)`` per
+        RSSI value ``v``, which also covers "never heard"; the channel offsets ``C_c`` and the
+        shadowing are integrated out numerically.
 
         Args:
             counts: ``(G, 3, V)`` received packets per gateway, channel and RSSI value
@@ -146,9 +171,20 @@ class Physics:
             integrated out too). Up to a constant per gateway.
         """
         g = counts.shape[0]
-        per_ch = counts.reshape(g * 3, -1) @ self.logpmf - np.repeat(lam, 3)[:, None] * self.q
-        given = self._smooth(per_ch, self._kc).reshape(g, 3, -1).sum(axis=1)
-        return given, self._smooth(given, self._ks)
+        heard = counts.sum(axis=(1, 2)) > 0
+        h, u = np.flatnonzero(heard), np.flatnonzero(~heard)
+        given = np.empty((g, self.grid.shape[0]))
+        marginal = np.empty_like(given)
+        if h.size:
+            per_ch = (counts[h].reshape(h.size * 3, -1) @ self.logpmf
+                      - np.repeat(lam[h], 3)[:, None] * self.q[None, :])
+            given[h] = self._smooth(per_ch, self._kc).reshape(h.size, 3, -1).sum(axis=1)
+            marginal[h] = self._smooth(given[h], self._ks)
+        if u.size:  # never heard: smooth in L, the same on every channel
+            one = self._smooth_lin(-lam[u, None] * self.q[None, :], self._mc)
+            given[u] = 3.0 * one
+            marginal[u] = self._smooth_lin(given[u], self._ms)
+        return given, marginal
 
     def lookup(self, table: F64, mu: F64) -> F64:
         """Evaluate ``table[j]`` (a function on :attr:`grid`) at ``mu[:, j]`` (linear interp.)."""
@@ -377,8 +413,10 @@ def decode(stay: Stay, lc: LevelCells, counts: F64, lam: F64, sim: Simulation, p
     weight = (lc.cand | heard[None, :]).astype(np.float64)
     given, marginal = phys.link_loglik(counts, lam)
     out: dict[str, int] = {}
-    ll = (weight * phys.lookup(marginal, mu_true)).sum(axis=1)
+    lk = phys.lookup(marginal, mu_true)
+    ll = (weight * lk).sum(axis=1)
     out["oracle"] = _room_argmax(ll, lc.room)
+    out["oracle_nocand"] = _room_argmax(lk.sum(axis=1), lc.room)
     out["oracle_margin"] = _room_argmax(ll, lc.room, lc.inner)
     out["nominal"] = _room_argmax((weight * phys.lookup(marginal, mu_nom)).sum(axis=1), lc.room)
     out["shadow_known"] = _room_argmax(

@@ -61,7 +61,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> AppState:
         StayRecord("t2", "IP-2", SITE.id, "A1", STORAGE, D0 - 5 * H, D0 + 30 * H, 0.9),
     ], fixes=[fix_in(SITE, STORAGE, "t1", "IP-1", NOW - 60),
               fix_in(SITE, DIRTY, "t2", "IP-2", NOW - 60),
-              fix_in(SITE, PATIENT, "t3", "MON-1", NOW - 30 * H)]))
+              fix_in(SITE, PATIENT, "t3", "MON-1", NOW - 30 * H, gateway="gw-1-3")]))
     refresh_rollup(store, StateRules.for_site(SITE), D0 - H, D0 + 30 * H, now=D0 + 30 * H)
     refresh_rollup(store, StateRules.for_site(SITE), NOW - 13 * 86_400, NOW, now=NOW)
     store.close()
@@ -147,7 +147,8 @@ def test_worklists(client: TestClient) -> None:
     (line,) = rows_of(client.get("/api/v1/reports/missing",
                                  params={"hours": 24, "format": "csv"}).text)
     assert (line["asset"], line["room_name"], line["last_gateway"]) == (
-        "MON-1", "Sengerom 1.101", "")
+        "MON-1", "Sengerom 1.101", "gw-1-3")
+    assert missing[0]["last_gateway"] == "gw-1-3"
 
     due = client.get("/api/v1/reports/maintenance", params={"days": 7}).json()["rows"]
     assert [(r["asset"], r["days_left"], r["state"], r["collectable"]) for r in due] == [

@@ -79,3 +79,17 @@ def test_unknown_gateways_are_counted_not_fatal() -> None:
     assert engine.stats.unknown_gateway == 1
     assert frame.tag == ("t1",)
     assert frame.level == (gw.level,)
+
+
+def test_fixes_name_the_gateway_that_heard_the_tag_strongest() -> None:
+    site = load_sample_site()
+    engine = StreamingEngine(site)
+    a, b, c = site.gateways[:3]
+    t = 1_780_000_000.0
+    engine.add([Reading(t + 0.1, a.id, "tag-1", rssi=-80.0),
+                Reading(t + 0.2, b.id, "tag-1", rssi=-62.0),
+                Reading(t + 0.3, c.id, "tag-1", rssi=-75.0),
+                Reading(t + 0.4, c.id, "tag-2", rssi=-70.0)])
+    frame = engine.tick(t + 1.0)
+    assert dict(zip(frame.tag, frame.gateway, strict=True)) == {"tag-1": b.id, "tag-2": c.id}
+    assert {d["tag"]: d["gateway"] for d in frame.to_dicts()} == {"tag-1": b.id, "tag-2": c.id}

@@ -210,6 +210,8 @@ async def test_latency_is_observed_when_fixes_are_stored(site: Site, index: Site
     store.close()
     assert rows and len(rows) == len({f.tag for f in rows})
     assert seen and all(0.0 <= s < 60.0 for s in seen)
+    # every stored fix names a gateway of the plan that heard the tag (missing-asset report)
+    assert {f.gateway for f in rows} <= {g.id for g in site.gateways}
 
 
 def test_bad_arguments_are_refused(site: Site) -> None:

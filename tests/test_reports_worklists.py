@@ -54,9 +54,10 @@ def asset(i: int, *, type: str = "infusion-pump", due: dt.date | None = None,
                  status=status, next_maintenance=due)
 
 
-def seen(store: Store, i: int, ts: float, room: str | None) -> None:
+def seen(store: Store, i: int, ts: float, room: str | None, gateway: str | None = None
+         ) -> None:
     store.write(WriteBatch([FixRecord(ts, f"t{i}", f"a{i}", "t", "B", "L1", room, 1.0, 2.0,
-                                      1.5, 0.9, False)]))
+                                      1.5, 0.9, False, gateway)]))
 
 
 def stay(store: Store, i: int, room: str, t_in: float, t_out: float | None) -> None:
@@ -90,16 +91,17 @@ def test_idle_lists_assets_in_one_room_for_n_days(store: Store) -> None:
 def test_missing_lists_never_seen_then_longest_unseen(store: Store) -> None:
     store.upsert_assets([asset(1), asset(2), asset(3), asset(4, status="retired"),
                          asset(5, status="lost")], at=0.0)
-    seen(store, 1, NOW - 30 * H, "R3")
+    seen(store, 1, NOW - 31 * H, "R2", "gw-old")
+    seen(store, 1, NOW - 30 * H, "R3", "gw-r3")  # the latest fix's gateway wins
     seen(store, 2, NOW - 60, "R0")
     seen(store, 5, NOW - 50 * H, None)
     rows = missing(store, SITE, hours=24, now=NOW)
     assert [(r.asset, r.hours_missing, r.room, r.status) for r in rows] == [
         ("a3", None, None, "active"), ("a5", 50.0, None, "lost"), ("a1", 30.0, "R3", "active")]
     assert rows[2].room_name == "Room 3" and rows[2].level == "L1"
-    assert all(r.last_gateway is None for r in rows)
+    assert [r.last_gateway for r in rows] == [None, None, "gw-r3"]
     rec = rows[2].to_record("Europe/Oslo")
-    assert rec["last_seen"] == "2025-11-25T05:00:00+01:00" and rec["last_gateway"] is None
+    assert rec["last_seen"] == "2025-11-25T05:00:00+01:00" and rec["last_gateway"] == "gw-r3"
     assert missing(store, SITE, hours=60, now=NOW)[0].asset == "a3"
     with pytest.raises(ValueError, match=r"^hours:"):
         missing(store, SITE, hours=-2, now=NOW)

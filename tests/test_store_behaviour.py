@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,8 @@ def test_upgrade_is_idempotent(store: Store) -> None:
 
 def test_fix_roundtrip_trail_and_current_location(store: Store) -> None:
     fixes = [fix(T0 + i * 0.5, x=float(i)) for i in range(10)]
-    fixes += [fix(T0 + 1.25, tag="tag-2", room="R102", x=7.5, asset="A-2")]
+    fixes += [replace(fix(T0 + 1.25, tag="tag-2", room="R102", x=7.5, asset="A-2"),
+                      gateway="gw-102")]
     store.write(WriteBatch(fixes))
     trail = store.trail("tag-1", T0, T0 + 100)
     assert trail == fixes[:10]

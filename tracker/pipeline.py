@@ -269,13 +269,14 @@ class Pipeline:
         xs, ys = frame.x.tolist(), frame.y.tolist()
         acc, conf = frame.accuracy_m.tolist(), frame.room_confidence.tolist()
         moving = frame.moving.tolist()
+        gws = frame.gateway or (None,) * len(frame.tag)
         out = []
         for i, tag in enumerate(frame.tag):
             out.append(FixRecord(
                 ts=t, tag=tag, asset=self.asset_of(tag, t), site=site,
                 building=frame.building[i], level=frame.level[i], room=frame.room[i],
                 x=round(xs[i], 3), y=round(ys[i], 3), accuracy_m=round(acc[i], 3),
-                room_confidence=round(conf[i], 4), moving=bool(moving[i])))
+                room_confidence=round(conf[i], 4), moving=bool(moving[i]), gateway=gws[i]))
         return out
 
     def _compute(self, pending: _Pending, t: float) -> tuple[FixFrame, list[FixRecord],

@@ -59,6 +59,8 @@ class FixRecord:
         accuracy_m: Estimated horizontal accuracy (1-sigma radius), metres.
         room_confidence: Probability the room assignment is right, 0..1.
         moving: Whether the tag was moving.
+        gateway: The gateway that heard the tag strongest for this fix (None when unknown,
+            e.g. fixes stored before it was recorded): where to look for missing equipment.
     """
 
     ts: float
@@ -73,6 +75,7 @@ class FixRecord:
     accuracy_m: float
     room_confidence: float
     moving: bool
+    gateway: str | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -149,7 +152,7 @@ class WriteBatch:
         return {
             "f": [
                 [f.ts, f.tag, f.asset, f.site, f.building, f.level, f.room, f.x, f.y,
-                 f.accuracy_m, f.room_confidence, f.moving]
+                 f.accuracy_m, f.room_confidence, f.moving, f.gateway]
                 for f in self.fixes
             ],
             "s": [

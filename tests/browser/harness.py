@@ -76,14 +76,15 @@ def _tag(n: int) -> str:
 
 
 def fix_in(site: Site, room_id: str, tag: str, asset: str | None, ts: float, *,
-           dx: float = 0.0) -> FixRecord:
-    """A fix at a point inside ``room_id`` (``dx`` metres east of its representative point)."""
+           dx: float = 0.0, gateway: str | None = None) -> FixRecord:
+    """A fix at a point inside ``room_id`` (``dx`` metres east of its representative point),
+    heard strongest by ``gateway``."""
     room = site.room(room_id)
     pt = room.polygon.representative_point()
     building = site.level(room.level).building
     return FixRecord(ts=ts, tag=tag, asset=asset, site=site.id, building=building,
                      level=room.level, room=room_id, x=pt.x + dx, y=pt.y, accuracy_m=2.5,
-                     room_confidence=0.9, moving=False)
+                     room_confidence=0.9, moving=False, gateway=gateway)
 
 
 def fill_store(url: str, site: Site, now: float) -> None:

@@ -135,7 +135,9 @@ class MissingRowOut(BaseModel):
     level: str | None
     room: str | None
     room_name: str | None
-    last_gateway: str | None = Field(description="Not stored per fix yet: always null")
+    last_gateway: str | None = Field(
+        description="The gateway that heard the asset strongest at its last fix (null when "
+                    "never seen, or for fixes stored before this was recorded)")
 
 
 class MissingOut(BaseModel):

@@ -323,8 +323,7 @@ def _missing(args: argparse.Namespace) -> int:
 
         rows = missing(store, _site(args), hours=args.hours, type=args.type,
                        department=args.department)
-        return _emit(args, rows, MissingRow.COLUMNS, report="missing", hours=args.hours,
-                     last_gateway="not stored: the store keeps no gateway per fix")
+        return _emit(args, rows, MissingRow.COLUMNS, report="missing", hours=args.hours)
 
     return _run(args, body)
 

@@ -6,8 +6,9 @@ Definitions (``now`` the current time, registry assets that are not retired):
   has not left that room since), and it was heard within ``state_map.stale_after_s`` (an
   asset not heard is *missing*, not idle);
 * **missing**: the asset's latest fix (over its tags) is at least ``hours`` hours old, or it
-  was never seen; with its last known level, room and time. The store does not keep which
-  gateway heard a fix, so ``last_gateway`` is always None (null in JSON, empty in CSV);
+  was never seen; with its last known level, room and time, and the gateway that heard it
+  strongest at that last fix (``last_gateway``; None for fixes stored before migration 0005
+  recorded it);
 * **maintenance**: ``next_maintenance`` is on or before ``today + days`` (overdue included),
   with the current room and state; ``collectable`` when the state is ``available`` or
   ``needs_cleaning`` (not on a patient, not lost). Ordered as a walking route: from
@@ -63,6 +64,7 @@ class _Seen:
     ts: float
     level: str | None
     room: str | None
+    gateway: str | None
 
 
 def _assets(store: Store, type: str | None, department: str | None) -> list[_Asset]:
@@ -78,13 +80,13 @@ def _last_seen(store: Store) -> dict[str, _Seen]:
     """The latest fix per asset (over its tags), from ``current_location``."""
     d = store.dialect
     out: dict[str, _Seen] = {}
-    for asset, us, level, room in store.query(
-            f"SELECT asset, {d.us.format('time')}, level, room FROM current_location"
+    for asset, us, level, room, gateway in store.query(
+            f"SELECT asset, {d.us.format('time')}, level, room, gateway FROM current_location"
             " WHERE asset IS NOT NULL"):
         ts = int(us) / 1e6
         cur = out.get(asset)
         if cur is None or ts > cur.ts:
-            out[asset] = _Seen(ts, level, room)
+            out[asset] = _Seen(ts, level, room, gateway)
     return out
 
 
@@ -228,7 +230,7 @@ def missing(
         elif last.ts <= cutoff:
             out.append(MissingRow(a.id, a.name, a.type, a.department, a.status, last.ts,
                                   (now - last.ts) / 3600.0, last.level, last.room,
-                                  _room_name(site, last.room)))
+                                  _room_name(site, last.room), last.gateway))
     out.sort(key=lambda r: (r.last_seen is not None, r.last_seen or 0.0, r.asset))
     return out
 

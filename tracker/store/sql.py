@@ -46,7 +46,7 @@ Execute = Callable[[str, Sequence[Any]], Any]
 """A connection's ``execute``: runs one statement, returns a cursor with ``fetchone()``."""
 
 FIX_FIELDS = ("tag, asset, site, building, level, room, x, y, accuracy_m, room_confidence,"
-              " moving")
+              " moving, gateway")
 """The columns of ``positions`` and ``current_location`` after ``time``."""
 
 UPSERT_CURRENT_SET = (
@@ -54,7 +54,8 @@ UPSERT_CURRENT_SET = (
     " site = excluded.site, building = excluded.building, level = excluded.level,"
     " room = excluded.room, x = excluded.x, y = excluded.y,"
     " accuracy_m = excluded.accuracy_m, room_confidence = excluded.room_confidence,"
-    " moving = excluded.moving WHERE current_location.time < excluded.time"
+    " moving = excluded.moving, gateway = excluded.gateway"
+    " WHERE current_location.time < excluded.time"
 )
 """Conflict clause keeping the newest fix per tag in ``current_location``."""
 
@@ -139,7 +140,7 @@ class Dialect:
 def decode_fix(r: Sequence[Any]) -> FixRecord:
     """A fix row selected with :attr:`Dialect.fix_cols`."""
     return FixRecord(us_to_ts(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]),
-                     float(r[8]), float(r[9]), float(r[10]), bool(r[11]))
+                     float(r[8]), float(r[9]), float(r[10]), bool(r[11]), r[12])
 
 
 def decode_stay(r: Sequence[Any]) -> StayRecord:

@@ -237,15 +237,16 @@ class SQLiteStore(SQLReads):
     @staticmethod
     def _write(conn: sqlite3.Connection, batch: WriteBatch) -> None:
         rows = [(ts_to_us(f.ts), f.tag, f.asset, f.site, f.building, f.level, f.room, f.x, f.y,
-                 f.accuracy_m, f.room_confidence, int(f.moving)) for f in batch.fixes]
+                 f.accuracy_m, f.room_confidence, int(f.moving), f.gateway)
+                for f in batch.fixes]
         conn.executemany(f"INSERT INTO positions ({_FIX_COLS}) VALUES"
-                         " (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
+                         " (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
         latest: dict[str, tuple[Any, ...]] = {}
         for r in rows:
             if r[1] not in latest or latest[r[1]][0] < r[0]:
                 latest[r[1]] = r
         conn.executemany(
-            f"INSERT INTO current_location ({_FIX_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            f"INSERT INTO current_location ({_FIX_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             + UPSERT_CURRENT_SET, list(latest.values()))
         conn.executemany(
             f"INSERT INTO stays ({_STAY_COLS}) VALUES (?,?,?,?,?,?,?,?)" + UPSERT_STAYS_SET,

@@ -58,7 +58,7 @@ _US = "(extract(epoch FROM {}) * 1000000)::int8"
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_fixes (
     us int8, tag text, asset text, site text, building text, level text, room text,
-    x float8, y float8, accuracy_m float8, room_confidence float8, moving bool
+    x float8, y float8, accuracy_m float8, room_confidence float8, moving bool, gateway text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_stays (
     tag text, asset text, site text, level text, room text, t_enter int8, t_exit int8,
@@ -70,15 +70,13 @@ CREATE TEMP TABLE IF NOT EXISTS stage_status (
 ) ON COMMIT DELETE ROWS;
 """
 _FIX_TYPES = ["int8", "text", "text", "text", "text", "text", "text",
-              "float8", "float8", "float8", "float8", "bool"]
+              "float8", "float8", "float8", "float8", "bool", "text"]
 _STAY_TYPES = ["text", "text", "text", "text", "text", "int8", "int8", "float8"]
 _STATUS_TYPES = ["int8", "text", "bool", "float8", "float8", "int8", "text"]
 
 _INSERT_FIXES = f"""
-INSERT INTO positions (time, tag, asset, site, building, level, room, x, y, accuracy_m,
-                       room_confidence, moving)
-SELECT {_EPOCH.format('us')}, tag, asset, site, building, level, room, x, y, accuracy_m,
-       room_confidence, moving
+INSERT INTO positions (time, {FIX_FIELDS})
+SELECT {_EPOCH.format('us')}, {FIX_FIELDS}
 FROM stage_fixes ORDER BY us
 ON CONFLICT (tag, time) DO NOTHING
 """
@@ -251,7 +249,7 @@ class TimescaleStore(SQLReads):
                     for f in batch.fixes:
                         cp.write_row((ts_to_us(f.ts), f.tag, f.asset, f.site, f.building,
                                       f.level, f.room, f.x, f.y, f.accuracy_m,
-                                      f.room_confidence, f.moving))
+                                      f.room_confidence, f.moving, f.gateway))
                 cur.execute(_INSERT_FIXES.encode())
                 cur.execute(_UPSERT_CURRENT.encode())
             if batch.stays:
