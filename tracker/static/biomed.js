@@ -244,8 +244,9 @@ function drawWorklists(maint, missing, idle) {
       r.room_name || r.room || t("bio.unknown"), stateLabel(r.state), r.collectable ? yes : no,
       r.walk_m === null ? "–" : `${num(r.walk_m)} m`])));
   $("missing-table").replaceChildren(table(t("bio.missing_heading"),
-    [t("bio.asset"), t("bio.last_seen"), t("bio.room")],
-    missing.rows.map((r) => [`${typeLabel(r.type)} ${r.asset}`, when(r.last_seen), r.room_name || r.room || t("bio.unknown")])));
+    [t("bio.asset"), t("bio.last_seen"), t("bio.room"), t("bio.last_gateway")],
+    missing.rows.map((r) => [`${typeLabel(r.type)} ${r.asset}`, when(r.last_seen), r.room_name || r.room || t("bio.unknown"),
+      r.last_gateway || "–"])));
   $("idle-table").replaceChildren(table(t("bio.idle_heading"),
     [t("bio.asset"), t("bio.room"), t("bio.idle_days")],
     idle.rows.map((r) => [`${typeLabel(r.type)} ${r.asset}`, r.room_name || r.room, num(r.idle_days, 1)])));
