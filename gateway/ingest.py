@@ -41,6 +41,7 @@ import orjson
 from gateway.adapters import ADAPTERS, DEFAULT_OPTIONS, DEFAULT_TOPIC_MAP, ParseOptions
 from gateway.adapters.topics import topic_matches, validate_filter
 from gateway.adapters.types import Adapter, ParseResult, PositionReport
+from gateway.batteries import TagBatteries
 from gateway.canonical import Reading
 from gateway.errors import PayloadError, TopicFilterError
 from gateway.gatewaymap import GatewayMap
@@ -233,6 +234,8 @@ class Ingestor:
         self.backoff = backoff
         self.stats = IngestStats()
         self.positions: list[PositionReport] = []
+        self.batteries = TagBatteries()
+        """Latest tag battery levels from the formats that carry them (alerting drains it)."""
         self.connected = asyncio.Event()
         self._rlog = _RateLimitedLog(_log, log_interval_s)
         self._match_cache: dict[str, tuple[str, Adapter] | None] = {}
@@ -416,6 +419,8 @@ class Ingestor:
             sgw = gmap.resolve(result.status.gateway)
             if sgw is not None:
                 self.health.observe_status(sgw, result.status)
+        if result.batteries:
+            self.batteries.observe(result.batteries)
         if result.positions:
             st.positions += len(result.positions)
             self.positions.extend(result.positions)

@@ -30,6 +30,7 @@ from floorplans.model import Site
 from floorplans.sample import generate_hospital, load_sample_site
 from gateway.canonical import ReadingBatch
 from positioning.engine import EngineConfig, StreamingEngine
+from positioning.radiomap import RadioMapParams
 from simulator.assets import ASSET_TYPES
 from simulator.config import load_scenario
 from simulator.engine import Simulation
@@ -106,7 +107,7 @@ class _TruthStays:
 
 
 def simulate(site: Site, *, assets: int, hours: float, seed: int, start: str,
-             tick_s: float = 1.0) -> Simulated:
+             tick_s: float = 1.0, config: EngineConfig | None = None) -> Simulated:
     """Run the simulation, the engine and the stay tracker; collect both sets of stays."""
     scenario = replace(load_scenario("hospital-day")[0], assets=assets,
                        duration_s=hours * 3600.0, seed=seed, start=start)
@@ -121,7 +122,7 @@ def simulate(site: Site, *, assets: int, hours: float, seed: int, start: str,
         registry.append(Asset(id=aid, name=aid, type=ASSET_TYPES[ti].name,
                               department=fleet.department[i], tags=(fleet.tags[i],)))
         asset_of[fleet.tags[i]] = aid
-    engine = StreamingEngine(site, EngineConfig(), index=sim.index)
+    engine = StreamingEngine(site, config or EngineConfig(), index=sim.index)
     tracker = StayTracker(site.id, lambda tag, _ts: asset_of.get(tag))
     truth = _TruthStays(site.id, asset_of)
     gids, tags = sim.gateway_ids, fleet.tags
@@ -220,6 +221,8 @@ def main() -> None:
                     help="an empty database for the true stays (default: a temporary SQLite)")
     ap.add_argument("--patient-room-gateways", action="store_true",
                     help="the room-level layout: a gateway in every patient room too")
+    ap.add_argument("--radio-exponent", type=float, default=None,
+                    help="path-loss exponent of the engine's radio map (default: the engine's)")
     ap.add_argument("--reuse", action="store_true",
                     help="compare the stays already in both databases (needs"
                          " --truth-database) instead of simulating again")
@@ -241,7 +244,10 @@ def main() -> None:
         _print(args, rows)
         return
     t = time.time()
-    run = simulate(site, assets=args.assets, hours=args.hours, seed=args.seed, start=args.start)
+    config = EngineConfig(radio_map_params=RadioMapParams(
+        path_loss_exponent=args.radio_exponent))
+    run = simulate(site, assets=args.assets, hours=args.hours, seed=args.seed, start=args.start,
+                   config=config)
     print(f"simulated and positioned in {time.time() - t:.0f} s: {len(run.engine_stays)} stay"
           f" records measured, {len(run.truth_stays)} true stays", file=sys.stderr)
     measured = open_store(args.database)

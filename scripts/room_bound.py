@@ -25,6 +25,10 @@ know more of the simulator's radio model than the positioning engine does:
    engine can know); everything else still known.
 5. **strongest gateway** — the room of the gateway with the highest mean RSSI.
 6. **oracle, shadowing known** — decoder 1 knowing the shadowing field too (sanity check).
+7. **oracle, heard gateways only** — decoder 1 without any censoring term.
+8. **engine knowledge** — nominal walls, a nominal 1 m tag height, receiver offsets unknown
+   (added to the shadowing variance), transmit power unknown (marginalised over −70…−50 dBm),
+   heard gateways only; still the simulator's path-loss exponent and fading law.
 
 Candidate cells: a 0.5 m grid over the true level, each cell in the room the simulator's site
 index puts it in, plus the representative point of any room too small to hold a cell; uniform
@@ -60,6 +64,11 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 
+#: Transmit powers (dBm at 1 m) the engine-knowledge decoder marginalises over (uniform prior).
+TX_POWER_DBM = np.arange(-70.0, -49.5, 1.0)
+#: Tag height the engine-knowledge decoder assumes, metres.
+NOMINAL_TAG_HEIGHT_M = 1.0
+
 DECODERS = (
     ("oracle", "oracle (true walls, shadowing and channel offsets unknown)"),
     ("oracle_margin", "oracle, cells ≥ 0.4 m from walls"),
@@ -68,6 +77,9 @@ DECODERS = (
     ("nominal", "oracle with nominal plan walls"),
     ("strongest", "strongest gateway"),
     ("shadow_known", "oracle with shadowing field known"),
+    ("oracle_heard", "oracle, heard gateways only (no censoring)"),
+    ("engine_knowledge", "engine knowledge: nominal walls, tx power and rx offsets unknown, "
+                         "heard gateways only"),
 )
 
 
@@ -186,6 +198,11 @@ class Physics:
             marginal[u] = self._smooth_lin(given[u], self._ms)
         return given, marginal
 
+    def smooth_sd(self, given: F64, sd: float) -> F64:
+        """Integrate a zero-mean Gaussian nuisance of standard deviation ``sd`` out of rows of
+        :meth:`link_loglik`'s ``given_level`` (log space)."""
+        return self._smooth(given, self._kernel(sd, 5.0))
+
     def lookup(self, table: F64, mu: F64) -> F64:
         """Evaluate ``table[j]`` (a function on :attr:`grid`) at ``mu[:, j]`` (linear interp.)."""
         n = self.grid.shape[0]
@@ -290,6 +307,7 @@ def record(sim: Simulation) -> Recording:
 class LevelCells:
     """Candidate cells of one level and their static link geometry to the level's gateways."""
 
+    level: int
     x: F64
     y: F64
     room: I64  # global room index per cell
@@ -369,7 +387,7 @@ def level_cells(sim: Simulation, nominal: SiteIndex, li: int, cell_m: float,
     slab = slab_loss_db(sim._levels_apart(np.full(gws.shape, li), sim._glv[gws]),
                         r.floor_loss_first_db, r.floor_loss_next_db)
     return LevelCells(
-        x=x, y=y, room=room, inner=inner, gws=gws, local=local,
+        level=li, x=x, y=y, room=room, inner=inner, gws=gws, local=local,
         hd2=(x[:, None] - sim._gx[gws][None, :]) ** 2 + (y[:, None] - sim._gy[gws][None, :]) ** 2,
         gz=sim._gz[gws], slab=slab, rx=sim._rx_offset[gws],
         wall_true=_walls(idx, sim, li, x, y, gws), wall_nom=_walls(nominal, sim, li, x, y, gws),
@@ -417,6 +435,8 @@ def decode(stay: Stay, lc: LevelCells, counts: F64, lam: F64, sim: Simulation, p
     ll = (weight * lk).sum(axis=1)
     out["oracle"] = _room_argmax(ll, lc.room)
     out["oracle_nocand"] = _room_argmax(lk.sum(axis=1), lc.room)
+    out["oracle_heard"] = _room_argmax((heard[None, :] * lk).sum(axis=1), lc.room)
+    out["engine_knowledge"] = _engine_knowledge(lc, given, heard, sim, phys)
     out["oracle_margin"] = _room_argmax(ll, lc.room, lc.inner)
     out["nominal"] = _room_argmax((weight * phys.lookup(marginal, mu_nom)).sum(axis=1), lc.room)
     out["shadow_known"] = _room_argmax(
@@ -436,6 +456,27 @@ def decode(stay: Stay, lc: LevelCells, counts: F64, lam: F64, sim: Simulation, p
     out["gauss"] = _room_argmax(llg, lc.room)
     out["strongest"] = int(gw_room[lc.gws[h[int(np.argmax(mean_rssi))]]]) if h.size else -1
     return out
+
+
+def _engine_knowledge(lc: LevelCells, given: F64, heard: B, sim: Simulation,
+                      phys: Physics) -> int:
+    """Decoder 1 restricted to what an engine could know.
+
+    Nominal walls; a nominal tag height; receiver offsets unknown (their variance is added to
+    the shadowing's); the tag's transmit power unknown (marginalised, uniform prior on
+    ``TX_POWER_DBM``); only the gateways that heard the tag (no candidate lists, no censoring).
+    """
+    r = sim.scenario.radio
+    h = np.flatnonzero(heard)
+    if h.size == 0:
+        return -1
+    table = phys.smooth_sd(given[h], math.hypot(r.shadowing_sigma_db, r.rx_offset_sd_db))
+    tz = sim._lv_elev[lc.level] + NOMINAL_TAG_HEIGHT_M
+    d = np.maximum(np.sqrt(lc.hd2[:, h] + (tz - lc.gz[None, h]) ** 2), r.min_distance_m)
+    base = (-10.0 * r.path_loss_exponent * np.log10(d) - lc.slab[None, h]
+            - lc.wall_nom[:, h])
+    ll = np.stack([phys.lookup(table, base + p).sum(axis=1) for p in TX_POWER_DBM])
+    return _room_argmax(np.asarray(logsumexp(ll, axis=0), dtype=np.float64), lc.room)
 
 
 # ----------------------------------------------------------------------------- main

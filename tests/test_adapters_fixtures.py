@@ -259,3 +259,21 @@ def test_time_policy_modes() -> None:
     assert r.readings[0].ts == pytest.approx(1770596033.667)
     r = run("minew", "minew-2.json", now=1565676382.0, time_policy=TimePolicy(mode="receipt"))
     assert {x.ts for x in r.readings} == {1565676382.0}
+
+
+def test_tag_battery_levels_from_the_formats_that_carry_them() -> None:
+    # Minew: a sensor tag reports 100 %; iBeacons without the Minew battery frame report 0,
+    # which means "not reported" (minew-1, minew-3), never an empty battery.
+    r = run("minew", "minew-2.json")
+    assert [(b.tag, b.percent, b.ts) for b in r.batteries] == [("ac233fa018e7", 100.0, NOW)]
+    assert run("minew", "minew-1.json").batteries == []
+    assert run("minew", "minew-3.json", topic="/gw/ac233fc00000/status").batteries == []
+    # Kontakt.io telemetry: batteryLevel.
+    r = run("kontakt", "kontakt-1.json", topic="k")
+    assert [(b.tag, b.percent) for b in r.batteries] == [("abcdef", 100.0)]
+    # Theengs decoders add "batt"; an implausible value is "not reported", the reading stays.
+    topic = "home/gw1/BTtoMQTT/AABBCCDDEEFF"
+    r = ADAPTERS["theengs"](topic, b'{"id":"AA:BB:CC:DD:EE:FF","rssi":-70,"batt":14}', NOW)
+    assert [(b.tag, b.percent) for b in r.batteries] == [("aabbccddeeff", 14.0)]
+    r = ADAPTERS["theengs"](topic, b'{"id":"AA:BB:CC:DD:EE:FF","rssi":-70,"batt":250}', NOW)
+    assert r.batteries == [] and len(r.readings) == 1 and not r.errors

@@ -188,3 +188,40 @@ async def test_the_service_raises_and_publishes_alerts(site: Site, tmp_path: Pat
         assert [i.state for i in AlertStore(s).outbox()] == ["delivered"]
     finally:
         s.close()
+
+
+@pytest.mark.integration
+async def test_a_low_tag_battery_reported_by_a_minew_gateway_raises_an_alert(
+        site: Site, tmp_path: Path, mqtt_url: str, unique_topic: str) -> None:
+    """Real Mosquitto: a Minew batch whose sensor tag reports 9 % battery → ``low_battery``
+    alert published, and the battery level in the alert's details."""
+    url = f"sqlite:///{tmp_path / 'battery.db'}"
+    settings = Settings.load(
+        None, role="ingest",
+        mqtt={"url": mqtt_url, "client_id": f"sporing-batt-{uuid.uuid4().hex[:8]}",
+              "topic_prefix": unique_topic},
+        database={"url": url, "spool_dir": str(tmp_path / "spool")},
+        api={"host": "127.0.0.1", "ops_port": 0},
+        alerts={"topic_prefix": f"{unique_topic}/alerts", "rules": [
+            {"id": "tag-battery", "kind": "low_battery", "below_pct": 20}]})
+    gw = site.gateways[0].id
+    batch = orjson.dumps([
+        {"type": "Gateway", "mac": "AC233FC03641", "gatewayFree": 89, "gatewayLoad": 0.03},
+        {"type": "S1", "mac": "AC233FA018E7", "rssi": -61, "battery": 9},
+        {"type": "iBeacon", "mac": "C3000025EF6A", "rssi": -65, "battery": 0},
+    ])
+    broker = MqttSettings.from_url(mqtt_url)
+    async with aiomqtt.Client(broker.host, broker.port,
+                              identifier=f"sub-{uuid.uuid4().hex[:8]}") as sub:
+        await sub.subscribe(f"{unique_topic}/alerts/#", qos=1)
+        async with Service(settings, site=site) as svc:
+            await svc.ingestor.wait_connected(10)
+            async with aiomqtt.Client(broker.host, broker.port) as pub:
+                await pub.publish(f"{unique_topic}/gw/{gw}/status", batch, qos=1)
+            msg = await asyncio.wait_for(anext(aiter(sub.messages)), timeout=60)
+            assert svc.ingestor.batteries.latest("c3000025ef6a") is None  # 0: not reported
+    assert str(msg.topic) == f"{unique_topic}/alerts/tag-battery"
+    assert isinstance(msg.payload, bytes)
+    body = orjson.loads(msg.payload)
+    assert body["event"] == "raised" and body["alert"]["subject"] == "ac233fa018e7"
+    assert body["alert"]["details"]["battery_pct"] == 9.0

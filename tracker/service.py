@@ -148,7 +148,9 @@ class Service:
 
                 self.alerts = AlertRunner.from_settings(
                     s.alerts, self.site, self.store, mqtt=s.mqtt,
-                    health=lambda: self.state.health, state_map=self.state.states)
+                    health=lambda: self.state.health,
+                    batteries=lambda: None if self.ingestor is None else self.ingestor.batteries,
+                    state_map=self.state.states)
                 self.alerts.attach(self.pipeline)
                 await self.alerts.start()
             self.state.starting = "compiling the positioning kernels"

@@ -35,6 +35,7 @@ from gateway.adapters.types import (
     ParseOptions,
     ParseResult,
     PositionReport,
+    TagBattery,
 )
 from gateway.errors import PayloadError, TopicFilterError
 
@@ -48,6 +49,7 @@ __all__ = [
     "ParseOptions",
     "ParseResult",
     "PositionReport",
+    "TagBattery",
     "match_adapter",
     "parse_message",
     "topic_matches",

@@ -13,6 +13,7 @@ from gateway.adapters.types import (
     ParseOptions,
     ParseResult,
     PositionReport,
+    TagBattery,
 )
 from gateway.canonical import RANGE_MAX_M, RSSI_MAX_DBM, RSSI_MIN_DBM, Reading
 from gateway.errors import PayloadError
@@ -166,8 +167,8 @@ def gateway_mac(value: Any, key: str) -> str:
 class ResultBuilder:
     """Accumulates readings, errors and positions, then freezes them into a ParseResult."""
 
-    __slots__ = ("_gateways", "device_ts", "errors", "options", "positions", "readings",
-                 "received_at")
+    __slots__ = ("_gateways", "batteries", "device_ts", "errors", "options", "positions",
+                 "readings", "received_at")
 
     def __init__(self, received_at: float, options: ParseOptions) -> None:
         self.received_at = float(received_at)
@@ -176,6 +177,7 @@ class ResultBuilder:
         self.device_ts: list[float | None] = []
         self.errors: list[PayloadError] = []
         self.positions: list[PositionReport] = []
+        self.batteries: list[TagBattery] = []
         self._gateways: dict[str, None] = {}
 
     def ts(self, device_ts: float | None) -> float:
@@ -195,6 +197,15 @@ class ResultBuilder:
                                      range_metres, tx_power(tx_power_dbm)))
         self.device_ts.append(device_ts)
 
+    def battery(self, tag: str, value: Any) -> None:
+        """Record a tag's battery percentage when ``value`` is a plausible one (a number in
+        (0, 100]); anything else, e.g. Minew's 0 for beacons that do not report it, is taken
+        as "not reported" and never costs the reading."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        if 0.0 < value <= 100.0:
+            self.batteries.append(TagBattery(self.received_at, tag, float(value)))
+
     def each(self, elements: Iterable[Any], fn: Callable[[int, Any], None],
              label: str = "element") -> int:
         """Apply ``fn(index, element)`` to each element, recording a ``PayloadError`` raised by
@@ -213,4 +224,4 @@ class ResultBuilder:
         if status is not None:
             self.gateway(status.gateway)
         return ParseResult(self.readings, self.errors, status, tuple(self._gateways),
-                           self.positions, self.device_ts)
+                           self.positions, self.device_ts, self.batteries)

@@ -1,6 +1,7 @@
 """Kontakt.io cloud "configured stream" telemetry: one JSON object (or an array of them) per
 sighting with ``sourceId`` (the gateway/receiver), ``trackingId`` (the tag), ``rssi`` and
-``timestamp`` (ISO 8601). The topic or endpoint is customer-configured.
+``timestamp`` (ISO 8601), and ``batteryLevel`` (percent: the tag's battery level). The topic
+or endpoint is customer-configured.
 
 Ids that are MAC addresses are normalised; other ids are kept as Kontakt spells them. The only
 fixture is the documentation example, with placeholder ids.
@@ -40,6 +41,7 @@ def parse(topic: str, payload: bytes, received_at: float, *,
         tag = _ident(d, "trackingId")
         rssi = c.rssi(c.number(d, "rssi", required=True))
         b.add(gw, tag, rssi_dbm=rssi, device_ts=c.device_time(d.get("timestamp"), "timestamp"))
+        b.battery(tag, d.get("batteryLevel"))
 
     if isinstance(doc, dict):
         one(0, doc)

@@ -9,8 +9,9 @@ a MAC address); with neither the payload is rejected (``unknown_gateway``).
 
 Other records are readings keyed by the advertiser's ``mac``. ``iBeacon`` records carry
 ``ibeaconTxPower`` (measured power at 1 m → ``tx_power``); for ``Unknown`` records with
-``rawData`` an iBeacon frame inside supplies it. A bad record is reported by index and the rest
-kept.
+``rawData`` an iBeacon frame inside supplies it. A record's ``battery`` (percent) is the tag's
+battery level when it is in (0, 100]; Minew sends 0 for beacons that do not report one. A bad
+record is reported by index and the rest kept.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def parse(topic: str, payload: bytes, received_at: float, *,
                 txp = adv.ibeacon.measured_power
         b.add(gw, tag, rssi_dbm=rssi, tx_power_dbm=txp,
               device_ts=c.device_time(d.get("timestamp"), "timestamp"))
+        b.battery(tag, d.get("battery"))
 
     b.each(records, one)
     return b.build(status)

@@ -12,7 +12,8 @@ Fields used: ``id`` (the MAC, or the iBeacon UUID with ``pubBeaconUuidForTopic``
 ``presenceUseBeaconUuid``), ``mac`` (present when ``id`` is a UUID), ``rssi``, and for iBeacons
 ``uuid``/``major``/``minor`` and ``txpower``. Only for iBeacons is ``txpower`` the measured
 power at 1 m (→ ``tx_power``); for other devices it is the AD TX power level at the antenna
-and is not used.
+and is not used. ``batt`` (percent), which Theengs decoders add for tags that advertise it, is
+the tag's battery level.
 
 Tag identity: the MAC when there is one (many tags ship with the same factory iBeacon ids, so
 a MAC is the safer key); the ``ibeacon:`` tag when the payload names only the iBeacon. No
@@ -82,6 +83,7 @@ def parse(topic: str, payload: bytes, received_at: float, *,
     is_ibeacon = beacon is not None or d.get("model_id") == "IBEACON"
     b.add(gateway, tag, rssi_dbm=rssi,
           tx_power_dbm=c.number(d, "txpower") if is_ibeacon else None)
+    b.battery(tag, d.get("batt"))  # Theengs decoders' battery percentage
     return b.build()
 
 

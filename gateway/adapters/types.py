@@ -18,6 +18,7 @@ __all__ = [
     "ParseOptions",
     "ParseResult",
     "PositionReport",
+    "TagBattery",
 ]
 
 #: Default payload size limit, checked before decoding.
@@ -100,6 +101,22 @@ class PositionReport:
 
 
 @dataclass(frozen=True, slots=True)
+class TagBattery:
+    """A tag's battery level, as a format that carries one reported it (Minew, Kontakt.io,
+    Theengs decoders): the input of the ``low_battery`` alert rule.
+
+    Attributes:
+        ts: UNIX seconds (receipt time).
+        tag: The tag id, normalised like the readings' (12 hex digits for a MAC).
+        percent: Battery level, 0 < percent <= 100.
+    """
+
+    ts: float
+    tag: str
+    percent: float
+
+
+@dataclass(frozen=True, slots=True)
 class ParseResult:
     """What an adapter made of one payload.
 
@@ -112,6 +129,7 @@ class ParseResult:
         positions: Positions passed through from a UWB RTLS.
         device_ts: For each reading, the device time in UNIX seconds (None when the payload
             carries none); :class:`gateway.timebase.ClockTracker` re-times readings with it.
+        batteries: Tag battery levels the payload carried.
     """
 
     readings: list[Reading] = field(default_factory=list)
@@ -120,6 +138,7 @@ class ParseResult:
     gateways: tuple[str, ...] = ()
     positions: list[PositionReport] = field(default_factory=list)
     device_ts: list[float | None] = field(default_factory=list)
+    batteries: list[TagBattery] = field(default_factory=list)
 
 
 class Adapter(Protocol):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from floorplans.model import Site
+from gateway.batteries import TagBatteries
 from gateway.health import GatewayHealth
 from gateway.mqtt import MqttSettings
 from tracker.alerts.delivery import Dispatcher
@@ -86,6 +87,8 @@ class AlertRunner:
         store: The (upgraded) store.
         mqtt: The broker for the ``mqtt`` target (None: no MQTT delivery).
         health: Returns the gateway health tracker (None while there is none).
+        batteries: Returns the ingestor's tag battery levels (None while there are none);
+            what changed is drained every ``refresh_s / 6`` and fed to ``low_battery`` rules.
         state_map: Room category -> asset state, for par levels.
         clock: Wall clock.
         refresh_s: Seconds between registry reloads; gateway health is sampled every
@@ -98,6 +101,7 @@ class AlertRunner:
     def __init__(self, config: AlertsConfig, site: Site, store: Store, *,
                  mqtt: MqttSettings | None = None,
                  health: Callable[[], GatewayHealth | None] | None = None,
+                 batteries: Callable[[], TagBatteries | None] | None = None,
                  state_map: StateMap | None = None, clock: Callable[[], float] = time.time,
                  refresh_s: float = 60.0, evaluate_every_s: float = 5.0) -> None:
         self.config = config
@@ -108,6 +112,8 @@ class AlertRunner:
         self.dispatcher = Dispatcher(self.alerts, config, mqtt=mqtt if config.mqtt else None,
                                      clock=clock)
         self.health = health or (lambda: None)
+        self.batteries = batteries or (lambda: None)
+        self._battery_levels: dict[str, float] = {}
         self.clock = clock
         self.refresh_s = refresh_s
         self.evaluate_every_s = evaluate_every_s
@@ -144,8 +150,10 @@ class AlertRunner:
         """One pipeline tick (called in the tick thread): evaluate and queue transitions."""
         with self._lock:
             statuses, self._statuses = self._statuses, []
+            levels, self._battery_levels = self._battery_levels, {}
         try:
-            self.engine.update(fixes=fixes, stays=stays, statuses=statuses)
+            self.engine.update(fixes=fixes, stays=stays, statuses=statuses,
+                               batteries=levels or None, now=t)
             last = self._evaluated
             if last is not None and 0 <= t - last < self.evaluate_every_s:
                 return
@@ -221,17 +229,28 @@ class AlertRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recorded.wait(), timeout=wait)
 
+    def sample(self) -> None:
+        """Take the gateway health and the tag battery levels reported since the last sample
+        (the next tick hands them to the engine). Called every ``refresh_s / 6``."""
+        health = self.health()
+        if health is not None:
+            rows = _status_rows(health, self.clock())
+            with self._lock:
+                self._statuses = rows
+        batteries = self.batteries()
+        if batteries is not None:
+            changed = batteries.drain()
+            if changed:
+                with self._lock:
+                    self._battery_levels.update({t: r.percent for t, r in changed.items()})
+
     async def _refresh_loop(self) -> None:
         every = max(self.refresh_s / 6.0, 1.0)
         last_registry = self.clock()
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=every)
-            health = self.health()
-            if health is not None:
-                rows = _status_rows(health, self.clock())
-                with self._lock:
-                    self._statuses = rows
+            self.sample()
             if self.clock() - last_registry >= self.refresh_s:
                 last_registry = self.clock()
                 try:
