@@ -246,7 +246,15 @@ class Recording:
 
 
 def record(sim: Simulation) -> Recording:
-    """Run ``sim`` to its end and collect the BLE readings of parked assets per stay."""
+    """Run ``sim`` to its end and collect the BLE readings of parked assets per stay.
+
+    Args:
+        sim: A fresh simulation.
+
+    Returns:
+        The stays, their readings (network duplicates removed) and, per stay and gateway, the
+        expected receptions per channel (advertisements × (1 − collision loss) × online / 3).
+    """
     mv, fleet, r = sim.movement, sim.fleet, sim.scenario.radio
     n, g_n = len(fleet), len(sim.gateways)
     cur = np.full(n, -1, dtype=np.int64)
@@ -339,7 +347,15 @@ def _walls(index: SiteIndex, sim: Simulation, li: int, x: F64, y: F64, gws: I64)
 
 def level_cells(sim: Simulation, nominal: SiteIndex, li: int, cell_m: float,
                 margin_m: float) -> LevelCells:
-    """Build the candidate cells of level ``li``."""
+    """Build the candidate cells of level ``li``.
+
+    Args:
+        sim: The simulation (its site index holds the true, spread wall attenuations).
+        nominal: Site index of the plan (nominal wall attenuations).
+        li: Level index.
+        cell_m: Grid step.
+        margin_m: Wall margin of the cells flagged ``inner``.
+    """
     site, idx, r = sim.site, sim.index, sim.scenario.radio
     lid = idx.level_ids[li]
     minx, miny, maxx, maxy = site.level(lid).outline.bounds
