@@ -233,13 +233,14 @@ class ClockTracker:
         is trusted and the result is not in the future, else ``received_at``."""
         if device_ts is None or not _sane(device_ts):
             return received_at
-        off = self.offset(gateway)
-        if off is None:
+        return self._shifted(device_ts, self.offset(gateway), received_at)
+
+    def _shifted(self, device_ts: float, offset: float | None, received_at: float) -> float:
+        """:meth:`correct` for a sane device time, given the gateway's offset."""
+        if offset is None:
             return received_at
-        t = device_ts - off
-        if not t <= received_at + self.floor_s:
-            return received_at
-        return t
+        t = device_ts - offset
+        return t if t <= received_at + self.floor_s else received_at
 
     def apply(self, result: ParseResult, received_at: float) -> ParseResult:
         """Observe the device times of a parse result and return it re-timed.
@@ -251,19 +252,13 @@ class ClockTracker:
             if dts is not None and (r.gateway, dts) not in seen:
                 seen.add((r.gateway, dts))
                 self.observe(r.gateway, dts, received_at)
-        # One offset lookup per gateway (a message is mostly one gateway's), then the same
-        # rule as :meth:`correct` per reading.
-        offsets: dict[str, float | None] = {}
-        latest = received_at + self.floor_s
+        # :meth:`correct` per reading, with one offset lookup per gateway (a message is
+        # mostly one gateway's).
+        offsets = {g: self.offset(g) for g in {r.gateway for r in result.readings}}
         readings: list[Reading] = []
-        append = readings.append
         for r, dts in zip(result.readings, result.device_ts, strict=True):
-            t = received_at
-            if dts is not None and EPOCH_MIN_S <= dts <= EPOCH_MAX_S:
-                gw = r.gateway
-                off = offsets[gw] if gw in offsets else offsets.setdefault(gw, self.offset(gw))
-                if off is not None and dts - off <= latest:
-                    t = dts - off
-            append(r if t == r.ts else Reading(t, r.gateway, r.tag, r.rssi, r.range_m,
-                                               r.tx_power))
+            t = (received_at if dts is None or not _sane(dts)
+                 else self._shifted(dts, offsets[r.gateway], received_at))
+            readings.append(r if t == r.ts else Reading(t, r.gateway, r.tag, r.rssi, r.range_m,
+                                                        r.tx_power))
         return replace(result, readings=readings)

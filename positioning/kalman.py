@@ -304,6 +304,22 @@ def _mahalanobis(x, P, j, z0, z1, r):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _restart(x, P, j, z0, z1, r, vel_var):  # type: ignore[no-untyped-def]
+    # (Re)start track j at the fix, at rest; velocity variance vel_var (0: parked).
+    x[j, 0] = z0
+    x[j, 1] = z1
+    x[j, 2] = 0.0
+    x[j, 3] = 0.0
+    for a in range(4):
+        for b in range(4):
+            P[j, a, b] = 0.0
+    P[j, 0, 0] = r
+    P[j, 1, 1] = r
+    P[j, 2, 2] = vel_var
+    P[j, 3, 3] = vel_var
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _track(tag, t, z, sig, prm, X, P, T, MODE, CNT, STILL, OXY, OACC, FLAGS):  # type: ignore[no-untyped-def]
     q, qp, vmax, gate, reject = prm[0], prm[1], prm[2], prm[3], prm[4]
     reacq, mchi2, mconf, vpark, tpark = prm[5], prm[6], prm[7], prm[8], prm[9]
@@ -321,19 +337,8 @@ def _track(tag, t, z, sig, prm, X, P, T, MODE, CNT, STILL, OXY, OACC, FLAGS):  #
         valid = z0 == z0 and z1 == z1
         if valid and T[j] != T[j]:
             # New track: parked at the fix (moving if stationary detection is off).
-            X[j, 0] = z0
-            X[j, 1] = z1
-            X[j, 2] = 0.0
-            X[j, 3] = 0.0
-            for a in range(4):
-                for b in range(4):
-                    P[j, a, b] = 0.0
-            P[j, 0, 0] = r
-            P[j, 1, 1] = r
+            _restart(X, P, j, z0, z1, r, 0.0 if detect else (0.5 * vmax) ** 2)
             MODE[j] = PARKED if detect else MOVING
-            if not detect:
-                P[j, 2, 2] = (0.5 * vmax) ** 2
-                P[j, 3, 3] = (0.5 * vmax) ** 2
             T[j] = t[m]
             CNT[j, 0] = 0
             CNT[j, 1] = 0
@@ -362,17 +367,7 @@ def _track(tag, t, z, sig, prm, X, P, T, MODE, CNT, STILL, OXY, OACC, FLAGS):  #
                 CNT[j, 1] += 1
                 if CNT[j, 1] >= reacq:
                     # Lost: restart at the fix.
-                    X[j, 0] = z0
-                    X[j, 1] = z1
-                    X[j, 2] = 0.0
-                    X[j, 3] = 0.0
-                    for a in range(4):
-                        for b in range(4):
-                            P[j, a, b] = 0.0
-                    P[j, 0, 0] = r
-                    P[j, 1, 1] = r
-                    P[j, 2, 2] = (0.5 * vmax) ** 2
-                    P[j, 3, 3] = (0.5 * vmax) ** 2
+                    _restart(X, P, j, z0, z1, r, (0.5 * vmax) ** 2)
                     CNT[j, 1] = 0
                 else:
                     FLAGS[m, 1] = True

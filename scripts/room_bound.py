@@ -58,7 +58,7 @@ from floorplans.sample import generate_hospital, load_sample_site
 from floorplans.spatial import SiteIndex
 from simulator.config import RadioConfig, load_scenario
 from simulator.engine import Simulation
-from simulator.radio import collision_loss, slab_loss_db
+from simulator.radio import collision_loss, link_mean_dbm
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -324,7 +324,7 @@ class LevelCells:
     local: I64  # global gateway index -> column (-1: not a column)
     hd2: F64  # (cells, gws) horizontal distance squared
     gz: F64
-    slab: F64
+    apart: F64  # slabs between the level and each gateway
     rx: F64
     wall_true: F64
     wall_nom: F64
@@ -400,12 +400,11 @@ def level_cells(sim: Simulation, nominal: SiteIndex, li: int, cell_m: float,
     cand = np.zeros((x.size, gws.size), dtype=np.bool_)
     rows, kk = np.nonzero(cl >= 0)
     cand[rows, local[cl[rows, kk]]] = True
-    slab = slab_loss_db(sim._levels_apart(np.full(gws.shape, li), sim._glv[gws]),
-                        r.floor_loss_first_db, r.floor_loss_next_db)
+    apart = sim._levels_apart(np.full(gws.shape, li), sim._glv[gws]).astype(np.float64)
     return LevelCells(
         level=li, x=x, y=y, room=room, inner=inner, gws=gws, local=local,
         hd2=(x[:, None] - sim._gx[gws][None, :]) ** 2 + (y[:, None] - sim._gy[gws][None, :]) ** 2,
-        gz=sim._gz[gws], slab=slab, rx=sim._rx_offset[gws],
+        gz=sim._gz[gws], apart=apart, rx=sim._rx_offset[gws],
         wall_true=_walls(idx, sim, li, x, y, gws), wall_nom=_walls(nominal, sim, li, x, y, gws),
         shadow=sim.shadowing.values(gws[None, :], x[:, None], y[:, None], li), cand=cand)
 
@@ -437,11 +436,9 @@ def decode(stay: Stay, lc: LevelCells, counts: F64, lam: F64, sim: Simulation, p
     r = sim.scenario.radio
     tag = stay.tag
     tz = sim._lv_elev[stay.level] + sim.fleet.tag_height_m[tag]
-    d = np.maximum(np.sqrt(lc.hd2 + (tz - lc.gz[None, :]) ** 2), r.min_distance_m)
-    base = (sim.fleet.rssi_1m[tag] - 10.0 * r.path_loss_exponent * np.log10(d)
-            - lc.slab[None, :] + lc.rx[None, :])
-    mu_true = base - lc.wall_true
-    mu_nom = base - lc.wall_nom
+    cols = np.arange(lc.gws.size)
+    mu_true = _budget(lc, sim, tz, sim.fleet.rssi_1m[tag], lc.wall_true, lc.rx, cols)
+    mu_nom = _budget(lc, sim, tz, sim.fleet.rssi_1m[tag], lc.wall_nom, lc.rx, cols)
     n_g = counts.sum(axis=(1, 2))
     heard = n_g > 0
     weight = (lc.cand | heard[None, :]).astype(np.float64)
@@ -474,6 +471,18 @@ def decode(stay: Stay, lc: LevelCells, counts: F64, lam: F64, sim: Simulation, p
     return out
 
 
+def _budget(lc: LevelCells, sim: Simulation, tz: float, rssi_1m: float, walls: F64, rx: F64,
+            cols: I64) -> F64:
+    """``(cells, len(cols))`` static link budget without shadowing, by the simulator's own
+    :func:`simulator.radio.link_mean_dbm`, for a tag at height ``tz`` on every cell."""
+    r = sim.scenario.radio
+    d = np.sqrt(lc.hd2[:, cols] + (tz - lc.gz[None, cols]) ** 2)
+    return link_mean_dbm(rssi_1m, d, walls[:, cols], lc.apart[None, cols], 0.0, rx[None, cols],
+                         exponent=r.path_loss_exponent, min_distance_m=r.min_distance_m,
+                         floor_first_db=r.floor_loss_first_db,
+                         floor_next_db=r.floor_loss_next_db)
+
+
 def _engine_knowledge(lc: LevelCells, given: F64, heard: B, sim: Simulation,
                       phys: Physics) -> int:
     """Decoder 1 restricted to what an engine could know.
@@ -488,9 +497,7 @@ def _engine_knowledge(lc: LevelCells, given: F64, heard: B, sim: Simulation,
         return -1
     table = phys.smooth_sd(given[h], math.hypot(r.shadowing_sigma_db, r.rx_offset_sd_db))
     tz = sim._lv_elev[lc.level] + NOMINAL_TAG_HEIGHT_M
-    d = np.maximum(np.sqrt(lc.hd2[:, h] + (tz - lc.gz[None, h]) ** 2), r.min_distance_m)
-    base = (-10.0 * r.path_loss_exponent * np.log10(d) - lc.slab[None, h]
-            - lc.wall_nom[:, h])
+    base = _budget(lc, sim, tz, 0.0, lc.wall_nom, np.zeros(lc.gws.size), h)
     ll = np.stack([phys.lookup(table, base + p).sum(axis=1) for p in TX_POWER_DBM])
     return _room_argmax(np.asarray(logsumexp(ll, axis=0), dtype=np.float64), lc.room)
 

@@ -9,9 +9,14 @@ an unreachable service fails the test instead of skipping it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tracker.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPORING_SHARED_DIR", ROOT.parent / "shared"))
@@ -103,3 +108,23 @@ def unique_topic() -> str:
     import uuid
 
     return f"sporing-test/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("timescale", marks=pytest.mark.integration)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Runs the test on both stores: a SQLite file, and a fresh database on the real
+    TimescaleDB (``integration``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("fresh_database"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """An upgraded store of each kind (see :func:`store_url`), closed afterwards."""
+    from tracker.store import open_store
+
+    s = open_store(store_url)
+    s.upgrade()
+    yield s
+    s.close()

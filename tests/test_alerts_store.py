@@ -3,9 +3,6 @@ deduplication in the database, the outbox, and nothing lost across a reopen."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import orjson
 import pytest
 
@@ -17,21 +14,6 @@ from tracker.store import open_store
 from tracker.store.base import Store
 
 NOW = T0 + 5.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("timescale", marks=pytest.mark.integration)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'alerts.db'}"
-    return str(request.getfixturevalue("fresh_database"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    s = open_store(url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def raised(rule: str, subject: str, at: float, since: float | None = None) -> Transition:
@@ -153,7 +135,8 @@ def test_outbox_rows_per_target_in_event_order(store: Store) -> None:
     assert e3.state is AlertState.ACKNOWLEDGED
 
 
-def test_nothing_is_lost_across_a_reopen(url: str) -> None:
+def test_nothing_is_lost_across_a_reopen(store_url: str) -> None:
+    url = store_url
     s = open_store(url)
     s.upgrade()
     alerts = AlertStore(s)

@@ -47,18 +47,6 @@ def test_password_hash_roundtrip_and_rejects() -> None:
     assert not verify_password("x", "scrypt$notanumber$8$1$AA$AA")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("timescale", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'auth.db'}"
-    else:
-        url = str(request.getfixturevalue("fresh_database"))
-    s = open_store(url)
-    s.upgrade()
-    yield s
-    s.close()
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

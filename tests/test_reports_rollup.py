@@ -4,8 +4,7 @@ against both stores (SQLite and the real TimescaleDB give the same answers)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +18,7 @@ from tracker.reports.fleet import fleet, percentile_nearest_rank
 from tracker.reports.rollup import refresh_incremental, refresh_rollup, rollup_info
 from tracker.reports.states import StateRules
 from tracker.reports.utilization import utilization
-from tracker.store import Store, open_store
+from tracker.store import Store
 
 H = 3600.0
 OSLO = ZoneInfo("Europe/Oslo")
@@ -42,17 +41,6 @@ def tiny_site() -> Site:
 
 SITE = tiny_site()
 RULES = StateRules.for_site(SITE)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("timescale", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        s = open_store(request.getfixturevalue("fresh_database"))
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def pumps(store: Store, n: int, department: str = "Med", type: str = "infusion-pump") -> None:

@@ -4,8 +4,6 @@ both stores."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from shapely.geometry import LineString, box
@@ -14,7 +12,7 @@ from floorplans.model import Level, Opening, Room, Site
 from tracker.assets import Asset
 from tracker.records import FixRecord, StayRecord, WriteBatch
 from tracker.reports.worklists import idle, maintenance, missing
-from tracker.store import Store, open_store
+from tracker.store import Store
 
 H = 3600.0
 DAY = 86_400.0
@@ -35,17 +33,6 @@ def row_site() -> Site:
 
 
 SITE = row_site()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("timescale", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        s = open_store(request.getfixturevalue("fresh_database"))
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def asset(i: int, *, type: str = "infusion-pump", due: dt.date | None = None,

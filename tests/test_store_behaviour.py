@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from tracker.assets import Asset
 from tracker.records import FixRecord, GatewayStatusRecord, StayRecord, WriteBatch
-from tracker.store import Store, UnknownAssetError, open_store
+from tracker.store import Store, UnknownAssetError
 from tracker.store.sqlite import split_stays_hourly
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -26,18 +24,6 @@ def fix(
     """A fix with sensible defaults (x, y exactly representable in float32)."""
     return FixRecord(ts, tag, asset, "site", "bygg-a", level, room, x, y, accuracy_m, 0.875,
                      moving)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("timescale", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        url = request.getfixturevalue("fresh_database")
-        s = open_store(url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def test_upgrade_is_idempotent(store: Store) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from functools import partial
 from typing import Any
 
 from tracker.store.commands import database_arg, database_url
@@ -34,10 +35,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     database_arg(add)
-    add.set_defaults(handler=_users_add)
+    add.set_defaults(handler=partial(_run, action="users.add"))
     lst = u_sub.add_parser("list", help="list users")
     database_arg(lst)
-    lst.set_defaults(handler=_users_list)
+    lst.set_defaults(handler=partial(_run, action="users.list"))
     upd = u_sub.add_parser("set", help="change a user's role, password or access")
     upd.add_argument("name")
     upd.add_argument("--role", choices=_ROLES, default=None)
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     g.add_argument("--disable", action="store_true", help="block log-in, end sessions")
     g.add_argument("--enable", action="store_true")
     database_arg(upd)
-    upd.set_defaults(handler=_users_set)
+    upd.set_defaults(handler=partial(_run, action="users.set"))
 
     tokens = sub.add_parser("tokens", help="API tokens for integrations")
     t_sub = tokens.add_subparsers(dest="tokens_command", metavar="SUBCOMMAND", required=True)
@@ -56,14 +57,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     new.add_argument("--role", choices=_ROLES, required=True)
     new.add_argument("--expires-days", type=float, default=None)
     database_arg(new)
-    new.set_defaults(handler=_tokens_create)
+    new.set_defaults(handler=partial(_run, action="tokens.create"))
     tl = t_sub.add_parser("list", help="list tokens (never their secrets)")
     database_arg(tl)
-    tl.set_defaults(handler=_tokens_list)
+    tl.set_defaults(handler=partial(_run, action="tokens.list"))
     rv = t_sub.add_parser("revoke", help="revoke a token by id")
     rv.add_argument("id")
     database_arg(rv)
-    rv.set_defaults(handler=_tokens_revoke)
+    rv.set_defaults(handler=partial(_run, action="tokens.revoke"))
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -141,27 +142,3 @@ def _dispatch(auth: Any, me: Any, args: argparse.Namespace, action: str) -> int:
         auth.audit(me, "token.revoke", f"token:{args.id}", {})
         print(f"revoked {args.id}")
     return 0
-
-
-def _users_add(args: argparse.Namespace) -> int:
-    return _run(args, "users.add")
-
-
-def _users_list(args: argparse.Namespace) -> int:
-    return _run(args, "users.list")
-
-
-def _users_set(args: argparse.Namespace) -> int:
-    return _run(args, "users.set")
-
-
-def _tokens_create(args: argparse.Namespace) -> int:
-    return _run(args, "tokens.create")
-
-
-def _tokens_list(args: argparse.Namespace) -> int:
-    return _run(args, "tokens.list")
-
-
-def _tokens_revoke(args: argparse.Namespace) -> int:
-    return _run(args, "tokens.revoke")

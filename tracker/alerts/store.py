@@ -10,7 +10,7 @@ per (rule, subject) in the database too, so even two engines cannot raise a dupl
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -138,17 +138,8 @@ class AlertStore:
             AlertNotFoundError: No such alert.
             AlertStateError: It is already acknowledged or resolved.
         """
-        p, d = self._p, self._d
-        with self.store.transaction() as run:
-            rows = run(f"UPDATE alerts SET state = 'acknowledged', acknowledged_at = {p},"
-                       f" acknowledged_by = {p} WHERE id = {p} AND state = 'open' RETURNING id",
-                       (d.to_db(at), by, alert_id))
-            if not rows:
-                raise self._refuse(run, alert_id, "acknowledge")
-            alert = self._get(run, alert_id)
-            assert alert is not None
-            self._event(run, alert, "acknowledged", at, by, note, at)
-        return alert
+        return self._by_hand(alert_id, "acknowledged", "state = 'open'", "acknowledge", by,
+                             at, note)
 
     def resolve(self, alert_id: int, *, by: str, at: float, note: str | None = None) -> Alert:
         """Resolve an open or acknowledged alert by hand.
@@ -157,16 +148,23 @@ class AlertStore:
             AlertNotFoundError: No such alert.
             AlertStateError: It is already resolved.
         """
+        return self._by_hand(alert_id, "resolved", "state <> 'resolved'", "resolve", by, at,
+                             note)
+
+    def _by_hand(self, alert_id: int, state: Literal["acknowledged", "resolved"],
+                 allowed: str, verb: str, by: str, at: float, note: str | None) -> Alert:
+        """Move an alert to ``state`` (``acknowledged``/``resolved``, whose ``<state>_at`` and
+        ``<state>_by`` columns are set) when ``allowed`` holds, and record the event."""
         p, d = self._p, self._d
         with self.store.transaction() as run:
-            rows = run(f"UPDATE alerts SET state = 'resolved', resolved_at = {p},"
-                       f" resolved_by = {p} WHERE id = {p} AND state <> 'resolved' RETURNING id",
+            rows = run(f"UPDATE alerts SET state = '{state}', {state}_at = {p}, {state}_by = {p}"
+                       f" WHERE id = {p} AND {allowed} RETURNING id",
                        (d.to_db(at), by, alert_id))
             if not rows:
-                raise self._refuse(run, alert_id, "resolve")
+                raise self._refuse(run, alert_id, verb)
             alert = self._get(run, alert_id)
             assert alert is not None
-            self._event(run, alert, "resolved", at, by, note, at)
+            self._event(run, alert, state, at, by, note, at)
         return alert
 
     # ------------------------------------------------------------------ reads

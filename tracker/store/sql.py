@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tracker.assets import Asset
-from tracker.records import FixRecord, StayRecord, us_to_ts
+from tracker.records import FixRecord, StayRecord, ts_to_us, us_to_ts
 from tracker.store.base import Pairing, UnknownAssetError
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "SQLReads",
     "decode_fix",
     "decode_stay",
+    "fix_row",
     "pair",
     "unpair",
 ]
@@ -141,6 +142,13 @@ def decode_fix(r: Sequence[Any]) -> FixRecord:
     """A fix row selected with :attr:`Dialect.fix_cols`."""
     return FixRecord(us_to_ts(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]),
                      float(r[8]), float(r[9]), float(r[10]), bool(r[11]), r[12])
+
+
+def fix_row(f: FixRecord) -> tuple[Any, ...]:
+    """A fix as both stores write it: the time in integer microseconds, then
+    :data:`FIX_FIELDS` in order (the inverse of :func:`decode_fix`)."""
+    return (ts_to_us(f.ts), f.tag, f.asset, f.site, f.building, f.level, f.room, f.x, f.y,
+            f.accuracy_m, f.room_confidence, f.moving, f.gateway)
 
 
 def decode_stay(r: Sequence[Any]) -> StayRecord:

@@ -34,12 +34,14 @@ from tracker.store.base import (
     StoreUnavailableError,
 )
 from tracker.store.sql import (
+    FIX_FIELDS,
     UPSERT_CURRENT_SET,
     UPSERT_STAYS_SET,
     Dialect,
     Fetch,
     Params,
     SQLReads,
+    fix_row,
     pair,
     unpair,
 )
@@ -73,6 +75,7 @@ _DIALECT = Dialect(
 )
 """SQLite: times stored as integer microseconds, dates as ISO text."""
 _FIX_COLS = _DIALECT.fix_cols
+_FIX_VALUES = "(" + ",".join("?" * (1 + len(FIX_FIELDS.split(",")))) + ")"
 _STAY_COLS = _DIALECT.stay_cols
 
 
@@ -236,17 +239,15 @@ class SQLiteStore(SQLReads):
 
     @staticmethod
     def _write(conn: sqlite3.Connection, batch: WriteBatch) -> None:
-        rows = [(ts_to_us(f.ts), f.tag, f.asset, f.site, f.building, f.level, f.room, f.x, f.y,
-                 f.accuracy_m, f.room_confidence, int(f.moving), f.gateway)
-                for f in batch.fixes]
-        conn.executemany(f"INSERT INTO positions ({_FIX_COLS}) VALUES"
-                         " (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
+        rows = [fix_row(f) for f in batch.fixes]
+        conn.executemany(f"INSERT INTO positions ({_FIX_COLS}) VALUES {_FIX_VALUES}"
+                         " ON CONFLICT DO NOTHING", rows)
         latest: dict[str, tuple[Any, ...]] = {}
         for r in rows:
             if r[1] not in latest or latest[r[1]][0] < r[0]:
                 latest[r[1]] = r
         conn.executemany(
-            f"INSERT INTO current_location ({_FIX_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            f"INSERT INTO current_location ({_FIX_COLS}) VALUES {_FIX_VALUES}"
             + UPSERT_CURRENT_SET, list(latest.values()))
         conn.executemany(
             f"INSERT INTO stays ({_STAY_COLS}) VALUES (?,?,?,?,?,?,?,?)" + UPSERT_STAYS_SET,

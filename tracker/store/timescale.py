@@ -43,6 +43,7 @@ from tracker.store.sql import (
     Fetch,
     Params,
     SQLReads,
+    fix_row,
     pair,
     unpair,
 )
@@ -247,9 +248,7 @@ class TimescaleStore(SQLReads):
                 with cur.copy("COPY stage_fixes FROM STDIN (FORMAT BINARY)") as cp:
                     cp.set_types(_FIX_TYPES)
                     for f in batch.fixes:
-                        cp.write_row((ts_to_us(f.ts), f.tag, f.asset, f.site, f.building,
-                                      f.level, f.room, f.x, f.y, f.accuracy_m,
-                                      f.room_confidence, f.moving, f.gateway))
+                        cp.write_row(fix_row(f))
                 cur.execute(_INSERT_FIXES.encode())
                 cur.execute(_UPSERT_CURRENT.encode())
             if batch.stays:
