@@ -35,6 +35,7 @@ import numpy.typing as npt
 from floorplans.model import Site
 from floorplans.spatial import SiteIndex
 from gateway.canonical import Reading, ReadingBatch
+from positioning.autocal import AutoCalParams, SelfCalibration
 from positioning.kalman import MotionModel, TagFilterBank
 from positioning.levels import LevelFilter, LevelParams, level_scores
 from positioning.multilat import multilaterate
@@ -92,6 +93,7 @@ class EngineConfig:
         levels: Level filter tuning.
         rooms: Room filter tuning.
         tracks: Tracker tuning.
+        autocal: Run-time self-calibration of gateway offsets and tag powers (radio map only).
     """
 
     tick_s: float = 1.0
@@ -109,6 +111,7 @@ class EngineConfig:
     levels: LevelParams = field(default_factory=LevelParams)
     rooms: RoomParams = field(default_factory=RoomParams)
     tracks: MotionModel = field(default_factory=MotionModel)
+    autocal: AutoCalParams = field(default_factory=AutoCalParams)
 
 
 @dataclass(slots=True)
@@ -240,6 +243,9 @@ class StreamingEngine:
                                    self._rooms.local_slots(),
                                    replace(cfg.radio_map_params, tag_height_m=cfg.tag_height_m))
             self._radio.fold_gateway_offsets(offset)
+        self._cal: SelfCalibration | None = (
+            SelfCalibration(len(gws), cfg.autocal)
+            if self._radio is not None and cfg.autocal.enabled else None)
         self._tracks = _Tracks(cfg.tracks)
         self._tag_row: dict[str, int] = {}
         self._tag_ids: list[str] = []
@@ -321,8 +327,10 @@ class StreamingEngine:
         acc = np.full(m, np.nan)
         n_used = np.zeros(m, dtype=np.int64)
         emission = None
+        radio_sel = radio_cell = None
         if self._radio is not None:
-            xy, acc, emission, n_used = self._radio_fix(level, inv, pairs, on_level)
+            xy, acc, emission, n_used, radio_sel, radio_cell = self._radio_fix(
+                rows, level, inv, pairs, on_level)
         need = np.isnan(xy[:, 0])
         if need.any():
             xy[need], acc[need], n_used[need] = self._multilaterate(
@@ -331,12 +339,15 @@ class StreamingEngine:
         order = np.lexsort((-strength, inv))
         strongest = pairs.gateway[order[np.searchsorted(inv[order], np.arange(m))]]
         ok = np.isfinite(xy[:, 0])
+        all_rows = rows
         rows, level, xy, acc, n_used = rows[ok], level[ok], xy[ok], acc[ok], n_used[ok]
         strongest = strongest[ok]
         tx, ty, tacc, moving = self._tracks.update(rows, t, xy[:, 0], xy[:, 1], acc, level)
         tx, ty = self._inside(level, tx, ty)
         room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, dt,
                                         None if emission is None else emission[ok])
+        if self._cal is not None and radio_sel is not None and radio_cell is not None:
+            self._learn(dt, all_rows, ok, inv, pairs, radio_sel, radio_cell, room, conf, moving)
         self.stats.fixes += int(rows.size)
         room_ids = self.index.room_ids
         return FixFrame(
@@ -400,11 +411,13 @@ class StreamingEngine:
                               bounds=self._level_box[level[rows]])
         return fixes.xy, fixes.accuracy_m, fixes.n_used.astype(np.int64)
 
-    def _radio_fix(self, level: npt.NDArray[np.int64], inv: npt.NDArray[np.int64], pairs: _Pairs,
-                   on_level: npt.NDArray[np.bool_]
+    def _radio_fix(self, rows: npt.NDArray[np.int64], level: npt.NDArray[np.int64],
+                   inv: npt.NDArray[np.int64], pairs: _Pairs, on_level: npt.NDArray[np.bool_]
                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                              npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """Radio-map fixes of the BLE tags (NaN for UWB tags and tags it cannot place)."""
+                              npt.NDArray[np.float64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Radio-map fixes of the BLE tags (NaN for UWB tags and tags it cannot place), with
+        the pairs it used and each tag's most likely cell (for self-calibration)."""
         assert self._radio is not None
         cfg = self.config
         m = level.shape[0]
@@ -412,11 +425,18 @@ class StreamingEngine:
         sel = sel[np.argsort(inv[sel], kind="stable")]
         ptr = np.searchsorted(inv[sel], np.arange(m + 1)).astype(np.int64)
         prior = np.full(m, cfg.rssi_1m_dbm)
+        prior_sd = np.full(m, cfg.radio_map_params.power_prior_sd_db)
         txp = pairs.tx_power[sel]
         has = ~np.isnan(txp)
         prior[inv[sel][has]] = txp[has]
+        prior_sd[inv[sel][has]] = cfg.radio_map_params.advertised_power_sd_db
+        offset = None
+        if self._cal is not None:
+            prior, prior_sd = self._cal.tag_prior(rows, prior, prior_sd)
+            offset = self._cal.gateway_offset
         res = self._radio.locate(level, ptr, pairs.gateway[sel], pairs.rssi[sel],
-                                 self._sigma_db(pairs.count[sel]), prior, self._rooms.width)
+                                 self._sigma_db(pairs.count[sel]), prior, self._rooms.width,
+                                 prior_sd, offset)
         uwb = np.zeros(m, dtype=np.bool_)
         uwb[inv[~np.isnan(pairs.range_m)]] = True
         use = np.isfinite(res.xy[:, 0]) & ~uwb
@@ -424,7 +444,52 @@ class StreamingEngine:
         acc = np.where(use, res.accuracy_m, np.nan)
         n_used = np.where(use, np.diff(ptr), 0).astype(np.int64)
         emission = np.where(use[:, None], res.room_prob, 0.0)
-        return xy, acc, emission, n_used
+        return xy, acc, emission, n_used, sel, np.where(use, res.cell, -1)
+
+    def _learn(self, dt: float, rows: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_],
+               inv: npt.NDArray[np.int64], pairs: _Pairs, sel: npt.NDArray[np.int64],
+               cell: npt.NDArray[np.int64], room: npt.NDArray[np.int64],
+               conf: npt.NDArray[np.float64], moving: npt.NDArray[np.bool_]) -> None:
+        """Feed the self-calibration: parked tags sure of their room teach (see
+        :mod:`positioning.autocal`); moving tags end their stay."""
+        assert self._cal is not None and self._radio is not None
+        fixed = np.flatnonzero(ok)  # tick rows of the fixes, in fix order
+        self._cal.end_stays(rows[fixed[moving]])
+        c = cell[fixed]
+        teach = (~moving & (conf >= self._cal.params.min_confidence) & (c >= 0)
+                 & (self._radio.cell_room[np.maximum(c, 0)] == room))
+        taught = np.zeros(rows.shape[0], dtype=np.bool_)
+        taught[fixed[teach]] = True
+        p = sel[taught[inv[sel]]]
+        if p.size == 0:
+            return
+        gw = pairs.gateway[p]
+        seen = pairs.rssi[p] + self._radio.loss_at(cell[inv[p]], gw)
+        w = 1.0 / np.square(self._sigma_db(pairs.count[p]))
+        self._cal.observe(dt, rows[inv[p]], gw, seen, w)
+
+    @property
+    def calibration(self) -> SelfCalibration | None:
+        """The run-time self-calibration (None when disabled or without a radio map)."""
+        return self._cal
+
+    def calibration_state(self) -> dict[str, Any] | None:
+        """The learned calibration as a JSON-ready dict (None when there is none)."""
+        if self._cal is None:
+            return None
+        return self._cal.state(self._gw_ids, self._tag_ids)
+
+    def load_calibration(self, state: dict[str, Any]) -> int:
+        """Restore a :meth:`calibration_state`; returns the gateways and tags restored.
+
+        Raises:
+            ValueError: The state is malformed (no value is applied then; its tags are
+                registered as known tags all the same).
+        """
+        if self._cal is None:
+            return 0
+        self._rows_of(dict(state.get("tags", {})))
+        return self._cal.load(state, self._gw_pos, self._tag_row)
 
     def _sigma_db(self, count: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         cfg = self.config

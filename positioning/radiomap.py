@@ -28,6 +28,11 @@ window. Candidate cells are those within ``radius_m`` of the strongest gateway h
 posterior over cells (tempered by ``temper`` because shadowing is correlated in space and time)
 gives a position (its mean), an accuracy (95 % radius of its spread) and, summed per room, the
 room likelihoods the room filter uses.
+
+Run-time calibration enters as a per-gateway receive offset :math:`o_g` (subtracted from
+:math:`r_g` and from :math:`s`) and a per-tag prior :math:`(P_0, \tau)`
+(:mod:`positioning.autocal`); the most likely cell of each tag is returned so that
+calibration can learn from it.
 """
 
 from __future__ import annotations
@@ -59,16 +64,21 @@ class RadioMapParams:
         radius_m: Candidate cells lie within this distance of the strongest gateway heard.
         sensitivity_dbm: Receiver sensitivity (a gateway predicted far above it should hear).
         silent_sigma_db: Spread of the non-detection term.
-        power_prior_sd_db: Standard deviation of the tag's transmit power about its prior.
+        power_prior_sd_db: Standard deviation of the tag's transmit power about the site
+            default (a tag that advertises nothing: models differ by several dB).
+        advertised_power_sd_db: The same about a measured power the tag advertises (iBeacon
+            ``txpower``, ESPresense ``rssi@1m``): firmware sets it per model, so what is left
+            is the unit-to-unit tolerance (about 1.5 dB) and the rounding to whole dB.
         huber_k: Huber threshold in sigmas.
         temper: Exponent applied to the likelihood (< 1: correlated shadowing).
         tag_height_m: Height of a tag above the floor.
         path_loss_exponent: Exponent :math:`n_g` of gateways without their own calibration;
             ``None`` uses the engine's (multilateration's "walls folded in") exponent. The walls
             are modelled explicitly here (a multi-wall model, COST 231), so near free space (2)
-            is the physically consistent value; on the simulated hospital it halves room
-            changes of parked assets but is not better on room accuracy (docs/accuracy.md),
-            so it is not the default yet.
+            is the physically consistent value and the default: on the simulated hospital it
+            gives better parked room accuracy and fewer room changes than 2.6 in both gateway
+            layouts, and lets the self-calibration learn receiver offsets rather than the
+            model's distance error (docs/accuracy.md).
     """
 
     cell_m: float = 1.0
@@ -76,10 +86,11 @@ class RadioMapParams:
     sensitivity_dbm: float = -95.0
     silent_sigma_db: float = 6.0
     power_prior_sd_db: float = 5.0
+    advertised_power_sd_db: float = 2.0
     huber_k: float = 2.0
     temper: float = 0.5
     tag_height_m: float = 1.0
-    path_loss_exponent: float | None = None
+    path_loss_exponent: float | None = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,7 @@ class RadioMapResult:
     accuracy_m: FloatArray
     room_prob: FloatArray  # (M, max rooms on a level), local room slots of the tag's level
     n_cells: IntArray
+    cell: IntArray  # (M,) the most likely cell (index into RadioMap.cell_x; -1: none)
 
 
 class RadioMap:
@@ -113,6 +125,7 @@ class RadioMap:
         cells_x: list[FloatArray] = []
         cells_y: list[FloatArray] = []
         cells_slot: list[IntArray] = []
+        cells_room: list[IntArray] = []
         gw_local = np.full(gateway_level.shape[0], -1, dtype=np.int64)
         level_cells = np.zeros(n_levels + 1, dtype=np.int64)
         level_gws: list[IntArray] = []
@@ -128,6 +141,7 @@ class RadioMap:
             cells_x.append(x)
             cells_y.append(y)
             cells_slot.append(room_slot[room])
+            cells_room.append(room)
             level_cells[lv + 1] = level_cells[lv] + x.size
             loss = np.zeros((x.size, gws.size))
             for j, g in enumerate(gws):
@@ -141,6 +155,8 @@ class RadioMap:
         self.cell_y = np.concatenate(cells_y) if cells_y else np.zeros(0)
         self.cell_slot = np.concatenate(cells_slot).astype(np.int64) if cells_slot else np.zeros(
             0, np.int64)
+        self.cell_room = (np.concatenate(cells_room).astype(np.int64) if cells_room
+                          else np.zeros(0, np.int64))
         self.level_cells = level_cells
         self.loss = np.concatenate(loss_blocks) if loss_blocks else np.zeros(0)
         self.loss_ptr = loss_ptr
@@ -161,6 +177,27 @@ class RadioMap:
             # (a view: the subtraction below updates self.loss in place)
             gws = np.flatnonzero(self.gw_level == lv)
             block -= offset_db[gws][None, :]
+
+    def loss_at(self, cell: IntArray, gateway: IntArray) -> FloatArray:
+        """Predicted loss (dB, offsets of calibrated gateways folded in) from cells to gateways.
+
+        Args:
+            cell: (K,) cell indices (into :attr:`cell_x`).
+            gateway: (K,) gateway indices.
+
+        Returns:
+            (K,) losses; NaN where the gateway is not on the cell's level or the cell is -1.
+        """
+        cell = np.asarray(cell, dtype=np.int64)
+        gateway = np.asarray(gateway, dtype=np.int64)
+        out = np.full(cell.shape, np.nan)
+        ok = cell >= 0
+        lv = np.searchsorted(self.level_cells, np.where(ok, cell, 0), side="right") - 1
+        ok &= self.gw_level[gateway] == lv
+        lv, c, g = lv[ok], cell[ok], gateway[ok]
+        out[ok] = self.loss[self.loss_ptr[lv] + (c - self.level_cells[lv]) * self.level_ng[lv]
+                            + self.gw_local[g]]
+        return out
 
     def _cells(self, lv: int) -> tuple[FloatArray, FloatArray, IntArray]:
         """Cell centres inside the rooms of a level, plus one point per room too small."""
@@ -187,7 +224,8 @@ class RadioMap:
 
     def locate(self, level: IntArray, pair_ptr: IntArray, pair_gw: IntArray,
                pair_rssi: FloatArray, pair_sigma: FloatArray, power_prior: FloatArray,
-               width: int) -> RadioMapResult:
+               width: int, power_sd: FloatArray | None = None,
+               gateway_offset: FloatArray | None = None) -> RadioMapResult:
         """Score the cells of each tag's level against its combined readings.
 
         Args:
@@ -198,6 +236,11 @@ class RadioMap:
             pair_sigma: its standard deviation (dB).
             power_prior: (M,) prior transmit power (RSSI at 1 m) of each tag.
             width: Room slots per level (columns of ``room_prob``).
+            power_sd: (M,) standard deviation of each tag's power prior (dB); default
+                :attr:`RadioMapParams.power_prior_sd_db` for every tag.
+            gateway_offset: (G,) receive offset of each gateway in dB (a hot receiver reads
+                high), learned at run time (:class:`positioning.autocal.SelfCalibration`);
+                subtracted from what it heard and from its sensitivity. Default none.
 
         Returns:
             Position, accuracy and room probabilities; NaN position where no cell qualified.
@@ -208,15 +251,26 @@ class RadioMap:
         acc = np.full(m, np.nan)
         room_prob = np.zeros((m, max(width, 1)))
         n_cells = np.zeros(m, dtype=np.int64)
+        psd = (np.full(m, p.power_prior_sd_db) if power_sd is None
+               else np.ascontiguousarray(power_sd, np.float64))
+        if psd.shape != (m,) or not (psd > 0).all():
+            raise ValueError(f"power_sd: expected {m} positive values, got shape {psd.shape}")
+        g_n = self.gw_level.shape[0]
+        off = (np.zeros(g_n) if gateway_offset is None
+               else np.ascontiguousarray(gateway_offset, np.float64))
+        if off.shape != (g_n,) or not np.isfinite(off).all():
+            raise ValueError(f"gateway_offset: expected {g_n} finite values, got shape "
+                             f"{off.shape}")
+        cell = np.full(m, -1, dtype=np.int64)
         _locate_kernel(
             np.ascontiguousarray(level, np.int64), np.ascontiguousarray(pair_ptr, np.int64),
             np.ascontiguousarray(pair_gw, np.int64), np.ascontiguousarray(pair_rssi, np.float64),
             np.ascontiguousarray(pair_sigma, np.float64),
-            np.ascontiguousarray(power_prior, np.float64), self.gw_level, self.gw_local,
+            np.ascontiguousarray(power_prior, np.float64), off, self.gw_level, self.gw_local,
             self.gw_xy, self.level_cells, self.level_ng, self.loss_ptr, self.loss, self.cell_x,
             self.cell_y, self.cell_slot, p.radius_m, p.sensitivity_dbm, p.silent_sigma_db,
-            p.power_prior_sd_db, p.huber_k, p.temper, xy, acc, room_prob, n_cells)
-        return RadioMapResult(xy, acc, room_prob, n_cells)
+            psd, p.huber_k, p.temper, xy, acc, room_prob, n_cells, cell)
+        return RadioMapResult(xy, acc, room_prob, n_cells, cell)
 
 
 @njit(cache=True, nogil=True)
@@ -228,9 +282,9 @@ def _log_phi(z: float) -> float:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_xy,  # type: ignore[no-untyped-def]
+def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_off, gw_level, gw_local, gw_xy,  # type: ignore[no-untyped-def]
                    level_cells, level_ng, loss_ptr, loss, cx, cy, cslot, radius, sens, sil_sd,
-                   prior_sd, huber_k, temper, XY, ACC, ROOM, NC):
+                   prior_sd, huber_k, temper, XY, ACC, ROOM, NC, CELL):
     m = level.shape[0]
     for t in prange(m):
         lv = level[t]
@@ -265,6 +319,7 @@ def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_x
         h_w = np.empty(ng)
         h_j = np.empty(ng, dtype=np.int64)
         s_j = np.empty(ng, dtype=np.int64)
+        s_sens = np.empty(ng)
         nh = 0
         ns = 0
         for g in range(gw_level.shape[0]):
@@ -272,7 +327,7 @@ def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_x
                 j = gw_local[g]
                 k = heard[j]
                 if k >= 0:
-                    h_r[nh] = prssi[k]
+                    h_r[nh] = prssi[k] - gw_off[g]
                     h_is[nh] = 1.0 / psig[k]
                     h_w[nh] = h_is[nh] * h_is[nh]
                     h_j[nh] = j
@@ -282,8 +337,9 @@ def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_x
                     dy = gw_xy[g, 1] - by
                     if dx * dx + dy * dy < (2.0 * radius) ** 2:
                         s_j[ns] = j
+                        s_sens[ns] = sens - gw_off[g]
                         ns += 1
-        w0 = 1.0 / (prior_sd * prior_sd)
+        w0 = 1.0 / (prior_sd[t] * prior_sd[t])
         sw = w0
         for a in range(nh):
             sw += h_w[a]
@@ -311,16 +367,19 @@ def _locate_kernel(level, ptr, pgw, prssi, psig, prior, gw_level, gw_local, gw_x
                 else:
                     s -= huber_k * (u - 0.5 * huber_k)
             for a in range(ns):
-                z = (sens - P + loss[row + s_j[a]]) * inv_sil
+                z = (s_sens[a] - P + loss[row + s_j[a]]) * inv_sil
                 if z < 8.5:  # beyond, log Phi(z) rounds to zero in double precision
                     s += _log_phi(z)
             ll[c] = s * temper
         mx = -np.inf
+        arg = -1
         for c in range(n):
             if ll[c] > mx:
                 mx = ll[c]
+                arg = c
         if mx == -np.inf:
             continue
+        CELL[t] = c0 + arg
         tot = 0.0
         sx = 0.0
         sy = 0.0

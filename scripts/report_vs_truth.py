@@ -221,7 +221,7 @@ def main() -> None:
                     help="an empty database for the true stays (default: a temporary SQLite)")
     ap.add_argument("--patient-room-gateways", action="store_true",
                     help="the room-level layout: a gateway in every patient room too")
-    ap.add_argument("--radio-exponent", type=float, default=None,
+    ap.add_argument("--radio-exponent", type=float, default=RadioMapParams().path_loss_exponent,
                     help="path-loss exponent of the engine's radio map (default: the engine's)")
     ap.add_argument("--reuse", action="store_true",
                     help="compare the stays already in both databases (needs"

@@ -80,6 +80,11 @@ DECODERS = (
     ("oracle_heard", "oracle, heard gateways only (no censoring)"),
     ("engine_knowledge", "engine knowledge: nominal walls, tx power and rx offsets unknown, "
                          "heard gateways only"),
+    ("ek_model_power", "engine knowledge + the tag model's nominal power (unit spread unknown)"),
+    ("ek_power", "engine knowledge + tag transmit power known"),
+    ("ek_rx", "engine knowledge + receiver offsets known"),
+    ("ek_power_rx", "engine knowledge + tag power and receiver offsets known"),
+    ("ek_power_rx_cens", "engine knowledge + power, offsets known, silent gateways censored"),
 )
 
 
@@ -450,6 +455,16 @@ def decode(stay: Stay, lc: LevelCells, counts: F64, lam: F64, sim: Simulation, p
     out["oracle_nocand"] = _room_argmax(lk.sum(axis=1), lc.room)
     out["oracle_heard"] = _room_argmax((heard[None, :] * lk).sum(axis=1), lc.room)
     out["engine_knowledge"] = _engine_knowledge(lc, given, heard, sim, phys)
+    p_true = float(sim.fleet.rssi_1m[tag])
+    model = sim.scenario.tag_models[int(sim.fleet.model_index[tag])]
+    out["ek_model_power"] = _engine_knowledge(lc, given, heard, sim, phys, power=model.rssi_1m,
+                                              power_sd=model.rssi_1m_sd)
+    out["ek_power"] = _engine_knowledge(lc, given, heard, sim, phys, power=p_true)
+    out["ek_rx"] = _engine_knowledge(lc, given, heard, sim, phys, rx_known=True)
+    out["ek_power_rx"] = _engine_knowledge(lc, given, heard, sim, phys, power=p_true,
+                                           rx_known=True)
+    out["ek_power_rx_cens"] = _engine_knowledge(lc, given, heard, sim, phys, power=p_true,
+                                                rx_known=True, marginal=marginal)
     out["oracle_margin"] = _room_argmax(ll, lc.room, lc.inner)
     out["nominal"] = _room_argmax((weight * phys.lookup(marginal, mu_nom)).sum(axis=1), lc.room)
     out["shadow_known"] = _room_argmax(
@@ -483,22 +498,42 @@ def _budget(lc: LevelCells, sim: Simulation, tz: float, rssi_1m: float, walls: F
                          floor_next_db=r.floor_loss_next_db)
 
 
-def _engine_knowledge(lc: LevelCells, given: F64, heard: B, sim: Simulation,
-                      phys: Physics) -> int:
-    """Decoder 1 restricted to what an engine could know.
+def _engine_knowledge(lc: LevelCells, given: F64, heard: B, sim: Simulation, phys: Physics,
+                      *, power: float | None = None, power_sd: float = 0.0,
+                      rx_known: bool = False,
+                      marginal: F64 | None = None) -> int:
+    """Decoder 1 restricted to what an engine could know, with optional extra knowledge.
 
     Nominal walls; a nominal tag height; receiver offsets unknown (their variance is added to
-    the shadowing's); the tag's transmit power unknown (marginalised, uniform prior on
-    ``TX_POWER_DBM``); only the gateways that heard the tag (no candidate lists, no censoring).
+    the shadowing's) unless ``rx_known``; the tag's transmit power unknown (marginalised,
+    uniform prior on ``TX_POWER_DBM``) unless ``power`` is given (with ``power_sd``, a Gaussian
+    prior about it); only the gateways that heard
+    the tag (no censoring) unless ``marginal`` (:meth:`Physics.link_loglik`'s second result) is
+    given, in which case every silent gateway the simulator expected packets from counts too.
     """
     r = sim.scenario.radio
     h = np.flatnonzero(heard)
     if h.size == 0:
         return -1
-    table = phys.smooth_sd(given[h], math.hypot(r.shadowing_sigma_db, r.rx_offset_sd_db))
+    cols = h if marginal is None else np.arange(lc.gws.size)
+    if rx_known:
+        table = marginal if marginal is not None else phys.smooth_sd(given[h],
+                                                                     r.shadowing_sigma_db)
+        rx = lc.rx
+    else:
+        table = phys.smooth_sd(given[cols], math.hypot(r.shadowing_sigma_db, r.rx_offset_sd_db))
+        rx = np.zeros(lc.gws.size)
     tz = sim._lv_elev[lc.level] + NOMINAL_TAG_HEIGHT_M
-    base = _budget(lc, sim, tz, 0.0, lc.wall_nom, np.zeros(lc.gws.size), h)
-    ll = np.stack([phys.lookup(table, base + p).sum(axis=1) for p in TX_POWER_DBM])
+    base = _budget(lc, sim, tz, 0.0, lc.wall_nom, rx, cols)
+    if power is None:
+        powers, logw = TX_POWER_DBM, np.zeros(TX_POWER_DBM.size)
+    elif power_sd > 0:
+        z = np.linspace(-3.0, 3.0, 13)
+        powers, logw = power + power_sd * z, -0.5 * z * z
+    else:
+        powers, logw = np.array([power]), np.zeros(1)
+    ll = np.stack([phys.lookup(table, base + p).sum(axis=1) + w for p, w in zip(powers, logw,
+                                                                                 strict=True)])
     return _room_argmax(np.asarray(logsumexp(ll, axis=0), dtype=np.float64), lc.room)
 
 

@@ -68,7 +68,10 @@ class Fleet:
         tags: Tag ids (MAC, 12 hex digits).
         type_index: Index into :data:`ASSET_TYPES` (-1 for fixed reference tags).
         model_index: Index into the scenario's tag models.
-        rssi_1m: Per-unit calibration (model mean + unit spread), dBm.
+        rssi_1m: Per-unit calibration (model mean + unit spread), dBm: the truth.
+        advertised_dbm: Measured power the tag advertises (iBeacon "measured power",
+            ESPresense ``rssi@1m``): its model's nominal value, rounded, since firmware is
+            configured per model, not per unit.
         interval_s: Advertising interval.
         uwb: Whether the tag is a UWB tag.
         tag_height_m: Tag height above the floor.
@@ -82,6 +85,7 @@ class Fleet:
     type_index: npt.NDArray[np.int32]
     model_index: npt.NDArray[np.int32]
     rssi_1m: npt.NDArray[np.float64]
+    advertised_dbm: npt.NDArray[np.float64]
     interval_s: npt.NDArray[np.float64]
     uwb: npt.NDArray[np.bool_]
     tag_height_m: npt.NDArray[np.float64]
@@ -153,6 +157,7 @@ def build_fleet(site: Site, n_assets: int, models: Sequence[TagModel], rng: np.r
         type_index=type_index,
         model_index=model_index,
         rssi_1m=base + rng.normal(0.0, 1.0, n_total) * sd,
+        advertised_dbm=np.round(base),
         interval_s=np.array([models[m].interval_s for m in model_index]),
         uwb=np.concatenate([uwb, np.zeros(reference_tags, bool)]),
         tag_height_m=np.array([ASSET_TYPES[t].tag_height_m if t >= 0 else 2.0

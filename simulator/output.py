@@ -15,7 +15,8 @@ __all__ = ["encode_context", "readings_lines", "truth_lines", "vendor_position"]
 
 
 def readings_lines(tick: Tick, sim: Simulation) -> bytes:
-    """The tick's readings as canonical JSON lines (``ts, gateway, tag, rssi|range_m``)."""
+    """The tick's readings as canonical JSON lines (``ts, gateway, tag, rssi|range_m``; BLE
+    lines carry the ``tx_power`` the tag advertises: its model's nominal measured power)."""
     gids = sim.gateway_ids
     tags = sim.fleet.tags
     parts: list[str] = []
@@ -24,11 +25,12 @@ def readings_lines(tick: Tick, sim: Simulation) -> bytes:
     tg = tick.tag.tolist()
     rssi = tick.rssi.tolist()
     rng = tick.range_m.tolist()
+    adv = sim.fleet.advertised_dbm.astype(np.int64).tolist()
     for i in range(len(ts)):
         r = rssi[i]
         if r == r:
             parts.append(f'{{"ts":{ts[i]},"gateway":"{gids[gw[i]]}","tag":"{tags[tg[i]]}",'
-                         f'"rssi":{int(r)}}}\n')
+                         f'"rssi":{int(r)},"tx_power":{adv[tg[i]]}}}\n')
         else:
             parts.append(f'{{"ts":{ts[i]},"gateway":"{gids[gw[i]]}","tag":"{tags[tg[i]]}",'
                          f'"range_m":{round(rng[i], 3)}}}\n')
@@ -80,7 +82,7 @@ def encode_context(sim: Simulation, prefix: str = "") -> EncodeContext:
     """The encoder context of a simulation."""
     return EncodeContext(
         gateway_ids=sim.gateway_ids, tag_ids=sim.fleet.tags, asset_ids=sim.fleet.ids,
-        rssi_1m=sim.fleet.rssi_1m, interval_s=sim.fleet.interval_s, prefix=prefix,
+        rssi_1m=sim.fleet.advertised_dbm, interval_s=sim.fleet.interval_s, prefix=prefix,
         position=vendor_position(sim))
 
 

@@ -14,6 +14,7 @@ from floorplans.model import Building, Gateway, Level, Room, Site, Wall
 from floorplans.sample import load_sample_site
 from floorplans.spatial import SiteIndex
 from simulator.config import (
+    DEFAULT_TAG_MODELS,
     MovementConfig,
     NetworkConfig,
     Outage,
@@ -117,7 +118,10 @@ def test_same_seed_same_bytes_and_other_seed_differs() -> None:
     lines = a[0].splitlines()
     assert len(lines) > 60 * 3
     first = orjson.loads(lines[0])
-    assert set(first) == {"ts", "gateway", "tag", "rssi"}
+    assert set(first) == {"ts", "gateway", "tag", "rssi", "tx_power"}
+    # tags advertise their model's nominal measured power, not the unit's true calibration
+    models = {m.rssi_1m for m in DEFAULT_TAG_MODELS}
+    assert {orjson.loads(x)["tx_power"] for x in lines} <= models
 
 
 def test_outage_silences_gateway() -> None:

@@ -350,6 +350,11 @@ class Pipeline:
                 q.put_nowait(frame)
             return frame
 
+    async def calibration_state(self) -> dict[str, Any] | None:
+        """The engine's learned self-calibration, taken between ticks (None: none)."""
+        async with self._tick_lock:
+            return self.engine.calibration_state()
+
     async def run(self) -> None:
         """Tick on the grid until :meth:`stop`; a last tick positions what is pending."""
         self._stop.clear()

@@ -200,7 +200,10 @@ class Service:
         self.state.writer = self.writer
 
     def _start_pipeline(self) -> None:
+        from positioning.autocal import AutoCalParams
         from positioning.engine import EngineConfig, StreamingEngine
+        from positioning.radiomap import RadioMapParams
+        from tracker.calibration_file import load_calibration
         from tracker.pipeline import Pipeline
         from tracker.store.thinning import ChangeFilter
 
@@ -208,7 +211,14 @@ class Service:
         engine = StreamingEngine(self.site, EngineConfig(
             tick_s=e.tick_s, window_s=e.window_s, max_gateways=e.max_gateways,
             rssi_1m_dbm=e.rssi_1m_dbm, path_loss_exponent=e.path_loss_exponent,
-            radio_map=e.radio_map))
+            radio_map=e.radio_map,
+            radio_map_params=RadioMapParams(path_loss_exponent=e.radio_map_exponent),
+            autocal=AutoCalParams(enabled=e.self_calibration)))
+        path = self._calibration_path()
+        if path is not None:
+            load_calibration(path, engine)
+            self._tasks.append(asyncio.create_task(self._calibration_loop(path),
+                                                   name="sporing-calibration"))
         self.pipeline = Pipeline(
             self.site, engine, store_writer=self.writer, asset_of=self.pairings,
             tick_s=e.tick_s, delay_s=e.delay_s, max_pending_readings=e.max_pending_readings,
@@ -217,6 +227,29 @@ class Service:
                                        heartbeat_s=th.heartbeat_s, smoothing=th.smoothing),
             stale_after_s=e.stale_after_s, observe_latency=self.state.metrics.observe_latency)
         self.state.pipeline = self.pipeline
+
+    def _calibration_path(self) -> Path | None:
+        s = self.settings
+        if s.engine.calibration_file:
+            return Path(s.engine.calibration_file).expanduser()
+        return Path(s.state_dir).expanduser() / "calibration.json" if s.state_dir else None
+
+    async def _save_calibration(self, path: Path) -> None:
+        from tracker.calibration_file import save_calibration
+
+        if self.pipeline is None:
+            return
+        try:
+            state = await self.pipeline.calibration_state()
+            await asyncio.to_thread(save_calibration, path, state)
+        except Exception as exc:  # a full disk must not stop positioning
+            log.warning("calibration not saved to %s: %s", path, exc)
+
+    async def _calibration_loop(self, path: Path, every_s: float = 600.0) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
+            await self._save_calibration(path)
 
     async def _resume_and_run(self) -> None:
         now = time.time()

@@ -138,6 +138,13 @@ class EngineSettings(_Section):
             faster, less room-accurate; see docs/accuracy.md).
         max_pending_readings: Readings waiting for a tick before producers are slowed down.
         stale_after_s: A tag unheard this long has its open stay closed.
+        radio_map_exponent: Path-loss exponent of the radio map, which models walls
+            explicitly (2, the multi-wall model's; None: ``path_loss_exponent``; see
+            docs/accuracy.md).
+        self_calibration: Learn gateway offsets and tag powers at run time
+            (:mod:`positioning.autocal`).
+        calibration_file: Where the learned calibration is kept across restarts (None:
+            ``calibration.json`` in ``state_dir``, or not kept when that is unset too).
     """
 
     tick_s: float = Field(default=1.0, gt=0)
@@ -149,6 +156,9 @@ class EngineSettings(_Section):
     radio_map: bool = True
     max_pending_readings: int = Field(default=500_000, ge=1000)
     stale_after_s: float = Field(default=300.0, gt=0)
+    radio_map_exponent: float | None = Field(default=2.0, gt=0)
+    self_calibration: bool = True
+    calibration_file: str | None = None
 
 
 class ThinningConfig(_Section):

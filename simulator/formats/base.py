@@ -47,7 +47,8 @@ class EncodeContext:
         gateway_ids: Gateway ids by index.
         tag_ids: Tag ids (12 hex digits) by index.
         asset_ids: Asset names by tag index.
-        rssi_1m: Tag calibration (dBm at 1 m) by tag index.
+        rssi_1m: Measured power (dBm at 1 m) each tag advertises, by tag index (its model's
+            nominal value: :attr:`simulator.assets.Fleet.advertised_dbm`).
         interval_s: Tag advertising interval by tag index.
         prefix: Topic prefix ("" for the vendors' default topics).
         position: For UWB position formats: ``f(tag_indices, ts) -> (x, y, z)`` arrays in
