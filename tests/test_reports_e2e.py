@@ -76,9 +76,10 @@ def test_utilization_against_the_truth(simulated: tuple[ModuleType, Any, Any],
                 assert comp.truth[state.value] == pytest.approx(sampled, abs=1.0), (comp, state)
     # Measured vs. true: every asset heard all along, and the engine's room errors (about 40 %
     # of parked time in a wrong room on this plan, docs/accuracy.md) bounded as measured for
-    # this seed in docs/reports.md; a regression guard, not the target.
+    # this seed in docs/reports.md; a regression guard, not the target. (The engine defaults
+    # of 2026-11-26, n = 2 and self-calibration, measure 8.4 pp here, up from under 8.)
     assert abs(whole.diff(AssetState.NOT_SEEN)) <= 1.0
-    assert abs(whole.diff(AssetState.IN_USE)) <= 8.0
+    assert abs(whole.diff(AssetState.IN_USE)) <= 9.0
     for state in mod.STATES:
         assert abs(whole.diff(state)) <= 25.0, (state, whole)
 
