@@ -26,11 +26,17 @@ server does alone. So the table also gives the server's CPU time per request (fr
 Backends: SQLite (embedded mode) always; TimescaleDB when ``SPORING_DATABASE_URL`` (default the
 ``scripts/services`` server) is reachable.
 
+``--in-process`` instead times, with no server and no clients, the work behind those answers
+on the same seeded SQLite store (:func:`in_process`): the full read of the current locations
+(every :data:`tracker.api.snapshots.FULL_RELOAD_S`), the fleet index rebuilt for each new
+locations snapshot, and one "nearest available" ranking with its routes.
+
 Run::
 
     python -m pytest benchmarks/bench_api_load.py --benchmark-only -s
     python benchmarks/bench_api_load.py [--assets N] [--clients N] [--seconds S]
                                         [--backend sqlite|timescale|both]
+    python benchmarks/bench_api_load.py --in-process [--assets N]
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -58,8 +65,11 @@ import pytest
 
 from floorplans.sample import load_sample_site
 from tracker.assets import Asset
+from tracker.availability import StateMap
+from tracker.lookup import Fleet, Locations, Registry, Wayfinder
 from tracker.records import FixRecord, WriteBatch
 from tracker.store import open_store
+from tracker.store.base import all_assets
 
 ASSETS = int(os.environ.get("SPORING_BENCH_API_ASSETS", "15000"))
 CLIENTS = int(os.environ.get("SPORING_BENCH_API_CLIENTS", "100"))
@@ -302,6 +312,89 @@ def table(backend: str, results: list[LoadResult], *, assets: int, clients: int)
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- in-process
+@dataclass(frozen=True, slots=True)
+class InProcessResult:
+    """Medians (and a p99) of the work behind the lookups, in milliseconds, one thread.
+
+    Attributes:
+        assets: Assets in the registry, each with a current location.
+        full_read_ms: ``Store.current_locations`` of the whole site.
+        fleet_ms: The current locations indexed as a new snapshot
+            (:class:`~tracker.lookup.Locations`) and its :class:`~tracker.lookup.Fleet` with
+            the available-per-type index (what the first lookup after each new snapshot
+            builds).
+        rank_ms: One "nearest available" answer from a built fleet: the available assets of a
+            random type ranked from a random patient room, and the routes of the first five.
+        rank_p99_ms: The 99th percentile of ``rank_ms``.
+        tree_ms: The shortest-path tree of one start room, which the first ranking from that
+            room adds (the walking graph keeps it).
+    """
+
+    assets: int
+    full_read_ms: float
+    fleet_ms: float
+    rank_ms: float
+    rank_p99_ms: float
+    tree_ms: float
+
+
+def _timed_ms(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def in_process(url: str, h: Hospital, *, reads: int = 5, fleets: int = 20,
+               rankings: int = 500, limit: int = 5, seed: int = 3) -> InProcessResult:
+    """Time the snapshot work and the ranking on the store ``h`` was seeded into."""
+    site = load_sample_site()
+    store = open_store(url)
+    try:
+        registry = Registry.of(all_assets(store))
+        read_ms = [_timed_ms(lambda: store.current_locations(site=site.id))
+                   for _ in range(reads)]
+        fixes = store.current_locations(site=site.id)
+    finally:
+        store.close()
+    states = StateMap()
+    wf = Wayfinder(site)
+
+    def fleet() -> Fleet:
+        loc = Locations.of(fixes, taken_at=time.time())
+        fl = Fleet(site, registry, loc, states)
+        fl.type_counts()  # builds the available index, as the first lookup would
+        return fl
+
+    fleet_ms = [_timed_ms(fleet) for _ in range(fleets)]
+    fl = fleet()
+    rng = random.Random(seed)
+    # every start room's shortest-path tree, as a server that has run a while has them
+    tree_ms = [_timed_ms(partial(wf.graph.distances_from, room)) for room in h.from_rooms]
+
+    def rank() -> None:
+        start = rng.choice(h.from_rooms)
+        ranked = wf.nearest(start, fl.available(rng.choice(h.types)), limit=limit)
+        for c in ranked.items:
+            wf.route(start, c)
+
+    rank_ms = np.array([_timed_ms(rank) for _ in range(rankings)])
+    return InProcessResult(len(registry.assets), float(np.median(read_ms)),
+                           float(np.median(fleet_ms)), float(np.median(rank_ms)),
+                           float(np.percentile(rank_ms, 99)), float(np.median(tree_ms)))
+
+
+def in_process_table(r: InProcessResult) -> str:
+    """The in-process result as text."""
+    return "\n".join([
+        f"in-process (SQLite, {r.assets:,} assets, one thread; medians):",
+        f"  full read of the current locations  {r.full_read_ms:7.1f} ms",
+        f"  fleet index of a new snapshot       {r.fleet_ms:7.1f} ms",
+        f"  nearest available, ranked + routes  {r.rank_ms:7.2f} ms (p99 {r.rank_p99_ms:.2f})",
+        f"  first from a room: its path tree    {r.tree_ms:7.1f} ms more",
+    ])
+
+
 # ----------------------------------------------------------------------------- Timescale
 @contextlib.contextmanager
 def fresh_timescale() -> Iterator[str | None]:
@@ -342,6 +435,17 @@ def test_api_load_sqlite(benchmark: pytest.FixtureRequest, tmp_path: Path) -> No
     _bench(benchmark, "SQLite", f"sqlite:///{tmp_path / 'api-load.db'}")
 
 
+def test_in_process(benchmark: pytest.FixtureRequest, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'in-process.db'}"
+    h = seed_hospital(url, ASSETS)
+    r: InProcessResult = benchmark.pedantic(  # type: ignore[attr-defined]
+        in_process, args=(url, h), rounds=1, iterations=1)
+    for key in ("full_read_ms", "fleet_ms", "rank_ms", "rank_p99_ms", "tree_ms"):
+        benchmark.extra_info[key] = round(getattr(r, key), 2)  # type: ignore[attr-defined]
+    print("\n" + in_process_table(r))
+    assert r.assets == ASSETS
+
+
 def test_api_load_timescale(benchmark: pytest.FixtureRequest) -> None:
     with fresh_timescale() as url:
         if url is None:
@@ -355,7 +459,14 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=CLIENTS)
     ap.add_argument("--seconds", type=float, default=SECONDS)
     ap.add_argument("--backend", choices=("sqlite", "timescale", "both"), default="both")
+    ap.add_argument("--in-process", action="store_true",
+                    help="time the snapshot work and the ranking without a server (SQLite)")
     args = ap.parse_args()
+    if args.in_process:
+        with tempfile.TemporaryDirectory() as d:
+            db = f"sqlite:///{Path(d) / 'in-process.db'}"
+            print(in_process_table(in_process(db, seed_hospital(db, args.assets))))
+        return
 
     def measure(url: str) -> list[LoadResult]:
         return run(url, assets=args.assets, clients=args.clients, seconds=args.seconds)

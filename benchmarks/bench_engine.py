@@ -15,6 +15,7 @@ import pytest
 
 from floorplans.sample import load_sample_site
 from gateway.canonical import ReadingBatch
+from positioning.autocal import AutoCalParams
 from positioning.engine import EngineConfig, StreamingEngine
 from simulator.config import load_scenario
 from simulator.engine import Simulation
@@ -49,9 +50,10 @@ def _run(config: EngineConfig, traffic: list[tuple[float, ReadingBatch]]) -> int
     return fixes
 
 
-@pytest.mark.parametrize("radio_map", [True, False], ids=["radio-map", "multilateration"])
-def test_engine_readings_per_second(benchmark, traffic, radio_map: bool) -> None:
-    config = EngineConfig(radio_map=radio_map)
+@pytest.mark.parametrize(("radio_map", "autocal"), [(True, True), (True, False), (False, False)],
+                         ids=["radio-map", "radio-map-no-self-calibration", "multilateration"])
+def test_engine_readings_per_second(benchmark, traffic, radio_map: bool, autocal: bool) -> None:
+    config = EngineConfig(radio_map=radio_map, autocal=AutoCalParams(enabled=autocal))
     t0 = time.perf_counter()
     _run(config, traffic[:3])  # compile (or load cached) kernels
     compile_s = time.perf_counter() - t0
@@ -63,6 +65,8 @@ def test_engine_readings_per_second(benchmark, traffic, radio_map: bool) -> None
         "readings_per_s": round(n_readings / mean), "fixes_per_s": round(fixes / mean),
         "real_time_factor": round(SECONDS / mean, 2), "warmup_s": round(compile_s, 2),
     })
-    print(f"\n{'radio map' if radio_map else 'multilateration'}: {n_readings} readings, "
+    name = ("radio map" + ("" if autocal else ", no self-calibration") if radio_map
+            else "multilateration")
+    print(f"\n{name}: {n_readings} readings, "
           f"{fixes} fixes in {mean:.2f} s = {n_readings / mean:,.0f} readings/s, "
           f"{SECONDS / mean:.1f}x real time ({TAGS} tags); warm-up {compile_s:.1f} s")

@@ -139,3 +139,39 @@ def test_ingest_single_canonical_readings(benchmark: Any, mqtt_url: str) -> None
     _run(benchmark, mqtt_url,
          lambda p: [(f"{p}/sporing/readings/gw-{i % 40}", pl) for i, pl in enumerate(payloads)],
          N_SINGLES)
+
+
+def _canonical_array(i: int, n: int = 90) -> bytes:
+    t = time.time()
+    return orjson.dumps([{"ts": round(t - k * 0.01, 3), "gateway": f"gw-{i % 40}",
+                          "tag": f"c3{(i * n + k) % 15000:010x}", "rssi": -50 - k % 40,
+                          "tx_power": -59} for k in range(n)])
+
+
+def test_handle_canonical_arrays_in_process(benchmark: Any) -> None:
+    """Parse, re-time and accept canonical arrays (the simulator's and ``bench_pipeline``'s
+    format), without the broker: the ingest CPU cost per reading."""
+    payloads = [_canonical_array(i) for i in range(N_BATCHES)]
+    n_readings = N_BATCHES * 90
+
+    class _Count:
+        n = 0
+
+        async def __call__(self, readings: Any) -> None:
+            self.n += len(readings)
+
+    async def once() -> tuple[float, int]:
+        sink = _Count()
+        ing = Ingestor(MqttSettings(client_id="bench"), sink, batch_size=10_000)
+        c0 = time.process_time()
+        for i, p in enumerate(payloads):
+            await ing.handle(f"sporing/readings/gw-{i % 40}", p)
+        await ing.flush()
+        return time.process_time() - c0, sink.n
+
+    cpu, n = benchmark.pedantic(lambda: asyncio.run(once()), rounds=5, iterations=1)
+    assert n == n_readings
+    us = 1e6 * cpu / n_readings
+    benchmark.extra_info.update({"readings": n_readings, "cpu_us_per_reading": round(us, 2)})
+    print(f"\ncanonical arrays in process: {us:.2f} CPU-µs per reading "
+          f"({n_readings} readings in {N_BATCHES} messages)")

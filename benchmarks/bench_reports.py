@@ -14,7 +14,9 @@ server of ``$SPORING_DATABASE_URL``) holding, for the sample hospital's rooms:
   per UTC hour, ``asset_state_days`` per local day, ``fleet_hours`` per hour, type and
   department (concurrency approximated by the assets in use during the hour).
 
-Then it times each report as the API or the command line runs it (best of ``--repeat``), and
+Then it times each report as the API or the command line runs it (best of ``--repeat``; the
+rooms heat map reads the stays themselves, the forecast the hourly ``fleet_hours`` and the
+current locations), and
 the incremental refresh of the last hour for every asset (what the scheduled
 ``sporing report refresh`` does), and prints a Markdown table. Usage::
 
@@ -41,8 +43,10 @@ from floorplans.sample import load_sample_site
 from simulator.assets import ASSET_TYPES
 from tracker.availability import AssetState, StateMap
 from tracker.reports.fleet import fleet
+from tracker.reports.forecast import forecast_with_moves
 from tracker.reports.periods import zone
 from tracker.reports.rollup import DAY_COLUMNS, refresh_rollup
+from tracker.reports.rooms import room_time
 from tracker.reports.states import StateRules
 from tracker.reports.utilization import utilization
 from tracker.reports.worklists import idle, maintenance, missing
@@ -223,6 +227,12 @@ def measure(url: str, *, days: int, end: float, repeat: int) -> list[tuple[str, 
         ("fleet, every type and department", lambda: fleet(store, t0, end, now=now)),
         ("fleet, one type in one department", lambda: fleet(
             store, t0, end, type="infusion-pump", department="Medisin 3A", now=now)),
+        ("rooms (heat map), one type, whole window", lambda: room_time(
+            store, site, t0, end, type="infusion-pump", now=now)),
+        ("rooms (heat map), one type, last 7 days", lambda: room_time(
+            store, site, end - 7 * 86_400.0, end, type="infusion-pump", now=now)),
+        ("forecast and moves, every type and department (8 weeks)",
+         lambda: forecast_with_moves(store, site, weeks=8, tz=TZ, now=now)[0]),
         ("idle (7 days)", lambda: idle(store, site, days=7, now=now)),
         ("missing (24 hours)", lambda: missing(store, site, hours=24, now=now)),
         ("maintenance (14 days), walking route", lambda: maintenance(

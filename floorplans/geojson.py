@@ -30,7 +30,7 @@ from floorplans.model import (
 )
 from floorplans.problems import FloorplanError, Problem
 
-__all__ = ["FORMAT_VERSION", "dump_site", "load_site", "parse_site", "site_to_geojson"]
+__all__ = ["FORMAT_VERSION", "dump_site", "load_site", "parse_site", "rounded", "site_to_geojson"]
 
 FORMAT_VERSION = "1.0"
 
@@ -295,18 +295,21 @@ _BUILDERS: dict[str, Any] = {
 def _feature(geom: BaseGeometry | None, props: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "Feature",
-        "geometry": None if geom is None else _rounded(mapping(geom)),
+        "geometry": None if geom is None else rounded(mapping(geom)),
         "properties": {k: v for k, v in props.items() if v is not None and v != ()},
     }
 
 
-def _rounded(obj: Any) -> Any:
+def rounded(obj: Any) -> Any:
+    """``obj`` with every float rounded to millimetres (3 decimals), through lists, tuples
+    (made lists) and mappings (made dicts), e.g. a GeoJSON geometry from
+    :func:`shapely.geometry.mapping`."""
     if isinstance(obj, float):
         return round(obj, 3)
     if isinstance(obj, list | tuple):
-        return [_rounded(v) for v in obj]
+        return [rounded(v) for v in obj]
     if isinstance(obj, Mapping):
-        return {k: _rounded(v) for k, v in obj.items()}
+        return {k: rounded(v) for k, v in obj.items()}
     return obj
 
 

@@ -266,14 +266,14 @@ class _LevelPlan:
                 prev.wall, spec.wall)
             self.wall((xa, ya), (xa, yb), side)
             prev = spec
-            if spec.category in _ROOM_GATEWAY_CATEGORIES:
-                gx = (xa + xb) / 2 + self.rng.uniform(-0.4, 0.4)
-                gy = (ya + yb) / 2 + self.rng.uniform(-1.0, 1.0)
-                self.gateway(round(gx, 1), round(gy, 1), 2.8, rid)
-            elif spec.category in self.room_gateway_categories:
-                # its own generator, so the rest of the layout is the same with or without
-                gx = (xa + xb) / 2 + self.extra_rng.uniform(-0.4, 0.4)
-                gy = (ya + yb) / 2 + self.extra_rng.uniform(-1.0, 1.0)
+            # an optional room gateway draws from its own generator, so the rest of the
+            # layout is the same with or without
+            gw_rng = (self.rng if spec.category in _ROOM_GATEWAY_CATEGORIES
+                      else self.extra_rng if spec.category in self.room_gateway_categories
+                      else None)
+            if gw_rng is not None:
+                gx = (xa + xb) / 2 + gw_rng.uniform(-0.4, 0.4)
+                gy = (ya + yb) / 2 + gw_rng.uniform(-1.0, 1.0)
                 self.gateway(round(gx, 1), round(gy, 1), 2.8, rid)
         if prev is not None:
             self.wall((_r(x), ya), (_r(x), yb), _strongest("concrete", prev.wall))

@@ -25,14 +25,14 @@ The same code runs offline (``sporing locate``) and in the live service. Every t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from floorplans.model import Site
+from floorplans.model import Gateway, Site
 from floorplans.spatial import SiteIndex
 from gateway.canonical import Reading, ReadingBatch
 from positioning.autocal import AutoCalParams, SelfCalibration
@@ -162,6 +162,12 @@ class FixFrame:
         ]
 
 
+def _exponents(gateways: Sequence[Gateway], default: float) -> npt.NDArray[np.float64]:
+    """Path-loss exponent of each gateway: its calibrated one, ``default`` otherwise."""
+    return np.array([default if g.path_loss_exponent is None else g.path_loss_exponent
+                     for g in gateways], dtype=np.float64)
+
+
 class _Tracks:
     """A growable :class:`TagFilterBank` that restarts a tag's track when its level changes."""
 
@@ -223,8 +229,9 @@ class StreamingEngine:
         self._gw_xyz = np.array([[g.x, g.y, g.height_m] for g in gws], dtype=np.float64
                                 ).reshape(-1, 3)
         self._gw_rssi_1m = np.array([np.nan if g.rssi_1m is None else g.rssi_1m for g in gws])
-        self._gw_n = np.array([cfg.path_loss_exponent if g.path_loss_exponent is None
-                               else g.path_loss_exponent for g in gws])
+        self._gw_n = _exponents(gws, cfg.path_loss_exponent)
+        # receive offset of each calibrated gateway against the site default (0: uncalibrated)
+        self._gw_offset = np.nan_to_num(self._gw_rssi_1m - cfg.rssi_1m_dbm)
         outline_bounds = [lv.outline.bounds for lv in site.levels]
         self._level_box = np.array(outline_bounds, dtype=np.float64).reshape(-1, 4)
         self._level_building = tuple(lv.building for lv in site.levels)
@@ -232,17 +239,11 @@ class StreamingEngine:
         self._rooms = RoomFilter(self.index, cfg.rooms)
         self._radio: RadioMap | None = None
         if cfg.radio_map and site.rooms and gws:
-            offset = np.nan_to_num(self._gw_rssi_1m - cfg.rssi_1m_dbm)
-            xyz = self._gw_xyz
-            # calibrated exponents as given; the others from the radio map's own default
             n_default = cfg.radio_map_params.path_loss_exponent
-            radio_n = (self._gw_n if n_default is None else np.array(
-                [n_default if g.path_loss_exponent is None else g.path_loss_exponent
-                 for g in gws]))
-            self._radio = RadioMap(self.index, xyz, self._gw_level, radio_n,
+            radio_n = _exponents(gws, cfg.path_loss_exponent if n_default is None else n_default)
+            self._radio = RadioMap(self.index, self._gw_xyz, self._gw_level, radio_n,
                                    self._rooms.local_slots(),
                                    replace(cfg.radio_map_params, tag_height_m=cfg.tag_height_m))
-            self._radio.fold_gateway_offsets(offset)
         self._cal: SelfCalibration | None = (
             SelfCalibration(len(gws), cfg.autocal)
             if self._radio is not None and cfg.autocal.enabled else None)
@@ -430,10 +431,10 @@ class StreamingEngine:
         has = ~np.isnan(txp)
         prior[inv[sel][has]] = txp[has]
         prior_sd[inv[sel][has]] = cfg.radio_map_params.advertised_power_sd_db
-        offset = None
+        offset = self._gw_offset
         if self._cal is not None:
             prior, prior_sd = self._cal.tag_prior(rows, prior, prior_sd)
-            offset = self._cal.gateway_offset
+            offset = offset + self._cal.gateway_offset
         res = self._radio.locate(level, ptr, pairs.gateway[sel], pairs.rssi[sel],
                                  self._sigma_db(pairs.count[sel]), prior, self._rooms.width,
                                  prior_sd, offset)
@@ -464,7 +465,8 @@ class StreamingEngine:
         if p.size == 0:
             return
         gw = pairs.gateway[p]
-        seen = pairs.rssi[p] + self._radio.loss_at(cell[inv[p]], gw)
+        # what is left after the plan's calibration is what the self-calibration learns
+        seen = pairs.rssi[p] - self._gw_offset[gw] + self._radio.loss_at(cell[inv[p]], gw)
         w = 1.0 / np.square(self._sigma_db(pairs.count[p]))
         self._cal.observe(dt, rows[inv[p]], gw, seen, w)
 

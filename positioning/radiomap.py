@@ -165,21 +165,8 @@ class RadioMap:
         self.gw_level = gateway_level.astype(np.int64)
         self.gw_xy = np.ascontiguousarray(gateway_xyz[:, :2])
 
-    def fold_gateway_offsets(self, offset_db: FloatArray) -> None:
-        """Fold per-gateway receive offsets (calibrated ``rssi_1m`` minus the site default,
-        in dB) into the predicted losses, so a hot or deaf receiver is not mistaken for a
-        nearer or farther tag."""
-        for lv in range(self.level_ng.shape[0]):
-            ng = int(self.level_ng[lv])
-            if ng == 0:
-                continue
-            block = self.loss[self.loss_ptr[lv]:self.loss_ptr[lv + 1]].reshape(-1, ng)
-            # (a view: the subtraction below updates self.loss in place)
-            gws = np.flatnonzero(self.gw_level == lv)
-            block -= offset_db[gws][None, :]
-
     def loss_at(self, cell: IntArray, gateway: IntArray) -> FloatArray:
-        """Predicted loss (dB, offsets of calibrated gateways folded in) from cells to gateways.
+        """Predicted loss (dB) from cells to gateways (receive offsets not included).
 
         Args:
             cell: (K,) cell indices (into :attr:`cell_x`).
@@ -239,8 +226,10 @@ class RadioMap:
             power_sd: (M,) standard deviation of each tag's power prior (dB); default
                 :attr:`RadioMapParams.power_prior_sd_db` for every tag.
             gateway_offset: (G,) receive offset of each gateway in dB (a hot receiver reads
-                high), learned at run time (:class:`positioning.autocal.SelfCalibration`);
-                subtracted from what it heard and from its sensitivity. Default none.
+                high): a calibrated ``rssi_1m`` minus the site default, plus what
+                :class:`positioning.autocal.SelfCalibration` learned; subtracted from what it
+                heard and from its sensitivity, so a hot or deaf receiver is not mistaken for a
+                nearer or farther tag. Default none.
 
         Returns:
             Position, accuracy and room probabilities; NaN position where no cell qualified.

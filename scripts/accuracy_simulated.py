@@ -39,10 +39,11 @@ from simulator.engine import Simulation
 from simulator.output import readings_lines, truth_lines
 
 
-def simulate(assets: int, minutes: float, seed: int, site: Site | None = None
+def simulate(assets: int, minutes: float, seed: int, site: Site | None = None,
+             scenario_name: str = "hospital-day"
              ) -> tuple[list[Any], list[dict[str, Any]]]:
     site = site or load_sample_site()
-    scenario = replace(load_scenario("hospital-day")[0], assets=assets,
+    scenario = replace(load_scenario(scenario_name)[0], assets=assets,
                        duration_s=minutes * 60.0, seed=seed)
     sim = Simulation(site, scenario)
     lines: list[bytes] = []
@@ -107,6 +108,8 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=200)
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--scenario", default="hospital-day",
+                    help="simulator scenario (e.g. small-ward, the one tests/test_engine.py runs)")
     ap.add_argument("--layout", choices=("corridor", "room-level"), default="corridor",
                     help="gateway deployment: the shipped plan, or a gateway in every patient "
                          "room too")
@@ -124,7 +127,7 @@ def main() -> None:
             else generate_hospital(patient_room_gateways=True))
     gw_rooms = {g.room for g in site.gateways if g.room}
     t0 = time.time()
-    readings, truth = simulate(args.assets, args.minutes, args.seed, site)
+    readings, truth = simulate(args.assets, args.minutes, args.seed, site, args.scenario)
     print(f"simulated {len(readings)} readings, {len(truth)} truth lines "
           f"in {time.time() - t0:.0f} s")
     rows = []
@@ -149,7 +152,8 @@ def main() -> None:
         rows.append((name, s, time.time() - t0))
     since = (f", scored from minute {args.score_from_minutes:g}" if args.score_from_minutes
              else "")
-    print(f"\n{args.assets} assets, {args.minutes:g} simulated minutes, seed {args.seed}, "
+    print(f"\n{args.scenario}: {args.assets} assets, {args.minutes:g} simulated minutes, "
+          f"seed {args.seed}, "
           f"{args.layout} layout ({len(site.gateways)} gateways){since}\n")
     print("| engine | median | p75 | p95 | level | room, parked | parked, room has gateway "
           "| parked, no gateway | room, moving | room changes / parked asset-hour |")

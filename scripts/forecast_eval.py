@@ -10,6 +10,9 @@ week's measured concurrent use (``fleet_hours.in_use_max``) next to two naive ba
 same hour last week, and the overall mean of the training weeks.
 
 Usage: .venv/bin/python scripts/forecast_eval.py [--weeks 6] [--seed 11]
+
+``--weeks`` counts the held-out week: ``--weeks 6`` (the default) trains on 5 weeks,
+``--weeks 9`` on 8 (the two halves of the table in docs/reports.md).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from floorplans.sample import load_sample_site  # noqa: E402
 from tracker.assets import Asset  # noqa: E402
 from tracker.records import StayRecord, WriteBatch  # noqa: E402
-from tracker.reports.forecast import forecast, hour_of_week  # noqa: E402
+from tracker.reports.forecast import forecast  # noqa: E402
+from tracker.reports.periods import hour_of_week  # noqa: E402
 from tracker.reports.rollup import refresh_rollup  # noqa: E402
 from tracker.reports.states import StateRules  # noqa: E402
 from tracker.store import open_store  # noqa: E402

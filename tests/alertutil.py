@@ -1,9 +1,14 @@
-"""Builders for the alert tests: fixes, stays and a small registry on the sample hospital."""
+"""Builders for the alert tests: fixes, stays, transitions, a small registry on the sample
+hospital, and a hand-moved clock."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from floorplans.model import Site
 from tracker.alerts.engine import Transition
+from tracker.alerts.rules import Severity
 from tracker.assets import Asset
 from tracker.records import FixRecord, StayRecord
 
@@ -44,3 +49,24 @@ def stay(site: Site, asset: str, room: str, t_enter: float,
 def events(ts: list[Transition]) -> list[tuple[str, str, str]]:
     """(event, rule, subject) of each transition."""
     return [(t.event, t.rule, t.subject) for t in ts]
+
+
+def raised(subject: str = "pump-1", rule: str = "r", at: float = T0, *,
+           since: float | None = None, kind: str = "restricted_area",
+           severity: Severity = "warning", message: str | None = None,
+           details: Mapping[str, Any] | None = None) -> Transition:
+    """A ``raised`` transition of ``rule`` about ``subject`` at ``at`` (condition since
+    ``since``, default ``at``); a restricted-area alert in room A1.113 unless told."""
+    return Transition("raised", rule, kind, subject, severity, at, at if since is None else since,
+                      message or f"{rule}: {subject} entered a restricted area",
+                      {"room": "A1.113"} if details is None else details)
+
+
+class Clock:
+    """A hand-moved wall clock."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

@@ -173,10 +173,13 @@ _FIELD_VALUES = st.one_of(
 @given(st.lists(st.one_of(
     st.dictionaries(st.sampled_from(["ts", "gateway", "tag", "rssi", "range_m", "tx_power",
                                      "extra"]), _FIELD_VALUES, max_size=7),
-    st.builds(lambda ts, r, t: {"ts": ts, "gateway": "gw-1", "tag": t, "rssi": r},
+    st.builds(lambda ts, r, t, p: {"ts": ts, "gateway": "gw-1", "tag": t, "rssi": r,
+                                   **({} if p == "absent" else {"tx_power": p})},
               st.one_of(st.integers(1_600_000_000, 1_800_000_000),
                         st.floats(1.6e9, 1.8e9)),
-              st.one_of(st.integers(-130, 30), st.floats(-130, 30)), st.text(max_size=3)),
+              st.one_of(st.integers(-130, 30), st.floats(-130, 30)), st.text(max_size=3),
+              st.one_of(st.just("absent"), st.none(), st.integers(-80, -40), st.floats(),
+                        st.booleans(), st.text(max_size=2))),
     _FIELD_VALUES), max_size=6))
 def test_canonical_fast_path_agrees_with_the_validating_path(elements: list[object]) -> None:
     import orjson

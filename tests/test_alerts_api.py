@@ -11,19 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from floorplans.sample import load_sample_site
-from tests.alertutil import T0
+from tests.alertutil import T0, raised
 from tests.authutil import bearer
-from tracker.alerts.engine import Transition
 from tracker.alerts.store import AlertStore
 from tracker.api.state import AppState
 from tracker.app import create_app
 from tracker.store import open_store
-
-
-def raised(subject: str, at: float) -> Transition:
-    return Transition("raised", "pumps-1a", "par_level", subject, "warning", at, at - 30,
-                      f"pumps-1a: 1 available infusion_pump in {subject}, par level 4",
-                      {"available": 1, "minimum": 4})
 
 
 @pytest.fixture
@@ -33,8 +26,10 @@ def state(tmp_path: Path) -> AppState:
     store.upgrade()
     alerts = AlertStore(store)
     alerts.set_targets(["mqtt"], at=T0)
-    alerts.record([raised("A1.112", T0), raised("A1.213", T0 + 1), raised("A2.112", T0 + 2)],
-                  now=T0)
+    alerts.record([raised(room, "pumps-1a", T0 + k, since=T0 + k - 30, kind="par_level",
+                          message=f"pumps-1a: 1 available infusion_pump in {room}, par level 4",
+                          details={"available": 1, "minimum": 4})
+                   for k, room in enumerate(("A1.112", "A1.213", "A2.112"))], now=T0)
     store.close()
     return AppState(site=load_sample_site(), database_url=url)
 

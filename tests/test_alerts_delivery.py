@@ -19,9 +19,8 @@ import orjson
 import pytest
 
 from gateway.mqtt import MqttSettings
-from tests.alertutil import T0
+from tests.alertutil import T0, Clock, raised
 from tracker.alerts.delivery import SIGNATURE_HEADER, Dispatcher, sign, verify_signature
-from tracker.alerts.engine import Transition
 from tracker.alerts.rules import AlertsConfig, parse_config
 from tracker.alerts.store import AlertStore
 from tracker.store import open_store
@@ -64,29 +63,6 @@ def hook() -> Iterator[Hook]:
     server.server_close()
 
 
-class Clock:
-    """A hand-moved wall clock."""
-
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'alerts.db'}")
-    s.upgrade()
-    yield s
-    s.close()
-
-
-def raised(subject: str = "pump-1", rule: str = "r") -> Transition:
-    return Transition("raised", rule, "restricted_area", subject, "critical", T0, T0,
-                      f"{rule}: {subject} entered a restricted area", {"room": "A1.113"})
-
-
 def config(url: str, **extra: Any) -> AlertsConfig:
     return parse_config({"mqtt": False, "backoff_base_s": 1.0, "backoff_cap_s": 8.0,
                          "webhooks": [{"name": "ops", "url": url, "secret": "k3y"}], **extra})
@@ -104,7 +80,7 @@ async def test_webhook_retries_with_backoff_until_delivered(store: Store, hook: 
     clock = Clock(NOW)
     d = Dispatcher(alerts, config(hook.url, max_attempts=5), clock=clock, rng=random.Random(7))
     await d.register_targets()
-    [ev] = alerts.record([raised()], now=clock())
+    [ev] = alerts.record([raised(severity="critical")], now=clock())
     ceilings = []
     for attempt in range(2):
         assert await d.deliver_due() == 1

@@ -8,8 +8,10 @@ import pytest
 from floorplans.model import Site
 from floorplans.sample import load_sample_site
 from tests.alertutil import T0, events, fix, lookup, stay
+from tracker.alerts.conditions import World
 from tracker.alerts.engine import AlertEngine
 from tracker.alerts.rules import (
+    AlertsConfig,
     AssetSelector,
     GatewayOfflineRule,
     GeofenceRule,
@@ -186,6 +188,18 @@ def test_low_battery_when_the_format_carries_it(site: Site) -> None:
     assert got[0].details == {"tag": "t-pump-1", "asset": "pump-1", "battery_pct": 15.0}
     got = e.observe(T0 + 3, assets=lookup, batteries={"t-pump-1": 95.0})
     assert events(got) == [("resolved", "battery", "t-pump-1")]
+    assert e.world.batteries == {"t-bed-1": 5.0, "t-unknown": 1.0, "t-pump-1": 95.0}
+
+
+def test_battery_levels_held_are_bounded_silent_tags_forgotten_first(site: Site) -> None:
+    e = AlertEngine([LowBatteryRule(id="battery", below_pct=20.0)], site)
+    e.world.max_batteries = 2
+    e.update(batteries={"a": 10.0, "b": 50.0})
+    e.update(batteries={"a": 11.0, "c": 60.0})  # b reported the longest ago
+    assert e.world.batteries == {"a": 11.0, "c": 60.0}
+    assert events(e.evaluate(T0, lookup)) == [("raised", "battery", "a")]
+    with pytest.raises(ValueError, match="max_batteries"):
+        World(site, e.world.state_map, max_batteries=0)
 
 
 # ------------------------------------------------------------------------------- lifecycle
@@ -251,7 +265,7 @@ def test_resumed_alerts_are_not_raised_again_and_resolve(site: Site) -> None:
 def test_disabled_rules_and_unregistered_assets_are_ignored(site: Site) -> None:
     off = RestrictedAreaRule(id="off", rooms=frozenset({"A1.113"}), enabled=False)
     on = RestrictedAreaRule(id="on", rooms=frozenset({"A1.113"}))
-    e = AlertEngine([off, on], site)
+    e = AlertEngine(AlertsConfig(rules=(off, on)).active_rules, site)  # as the runner does
     got = e.observe(T0, assets=lookup, fixes=[fix(site, "pump-1", "A1.113", T0),
                                               fix(site, "ghost", "A1.113", T0)])
     assert events(got) == [("raised", "on", "pump-1")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -14,10 +13,13 @@ import pytest
 
 from floorplans.model import Site
 from floorplans.sample import load_sample_site
+from gateway.adapters.types import TagBattery
+from gateway.batteries import TagBatteries
 from gateway.canonical import Reading
+from gateway.health import GatewayHealth
 from gateway.mqtt import MqttSettings
 from positioning.engine import StreamingEngine
-from tests.alertutil import ASSETS, T0, fix
+from tests.alertutil import ASSETS, T0, Clock, fix, stay
 from tracker.alerts.engine import Transition
 from tracker.alerts.lifecycle import AlertState
 from tracker.alerts.rules import AlertConfigError, parse_config
@@ -44,20 +46,10 @@ def site() -> Site:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'alerts.db'}")
-    s.upgrade()
-    s.upsert_assets(list(ASSETS.values()), at=T0 - 3600)
-    yield s
-    s.close()
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
+def store(store: Store) -> Store:
+    """Conftest's store (SQLite and TimescaleDB) holding the test registry."""
+    store.upsert_assets(list(ASSETS.values()), at=T0 - 3600)
+    return store
 
 
 async def test_seeded_from_the_store_and_recording_ticks(site: Site, store: Store) -> None:
@@ -69,9 +61,10 @@ async def test_seeded_from_the_store_and_recording_ticks(site: Site, store: Stor
                                       "pump-2", "warning", T0 - 600, T0 - 600, "old", {})],
                           now=T0 - 600)
     runner = AlertRunner(parse_config(RULES), site, store, clock=Clock(T0))
-    await runner.start()
+    await runner.start(open_stays=[stay(site, "pump-3", "A1.112", T0 - 100)])
     try:
         assert len(runner.registry) == len(ASSETS)
+        assert runner.engine.world.stays["pump-3"].room == "A1.112"  # as the service read it
         assert runner.engine.active() == [("no-pumps-in-1113", "pump-2")]
         runner.on_tick(T0, [], [])  # pump-1's last known place (from the store) is A1.113
         runner.on_tick(T0 + 1, [fix(site, "pump-2", "B1.112", T0 + 1)], [])
@@ -101,6 +94,28 @@ async def test_rules_are_evaluated_at_most_every_evaluate_every_s(site: Site,
     runner.on_tick(T0 + 5, [], [])
     assert runner.engine.active() == []
     assert await runner.record_pending() == 2  # raised, then resolved
+
+
+async def test_gateway_health_and_tag_batteries_reach_the_engine(site: Site,
+                                                                  store: Store) -> None:
+    gw = site.gateways[0].id
+    health = GatewayHealth([gw])
+    health.observe(gw, T0 - 5.0, readings=3)
+    tags = TagBatteries()
+    rules = parse_config({"rules": [{"id": "tag-battery", "kind": "low_battery",
+                                     "below_pct": 20}]})
+    runner = AlertRunner(rules, site, store, clock=Clock(T0), health=lambda: health,
+                         batteries=lambda: tags, evaluate_every_s=0.0)
+    runner.sample()  # the gateway health: handed over on the next tick
+    tags.observe([TagBattery(T0 - 1.0, "t-9", 9.0), TagBattery(T0 - 1.0, "t-80", 80.0)])
+    runner.on_tick(T0, [], [])
+    w = runner.engine.world
+    assert w.statuses[gw].online and w.statuses[gw].last_seen == T0 - 5.0
+    assert w.batteries == {"t-9": 9.0, "t-80": 80.0} and len(tags) == 0  # drained each tick
+    assert runner.engine.active() == [("tag-battery", "t-9")]
+    tags.observe([TagBattery(T0 + 1.0, "t-9", 95.0)])
+    runner.on_tick(T0 + 1, [], [])
+    assert w.batteries["t-9"] == 95.0 and runner.engine.active() == []
 
 
 async def test_transitions_wait_in_memory_while_the_database_is_down(site: Site,
@@ -219,7 +234,8 @@ async def test_a_low_tag_battery_reported_by_a_minew_gateway_raises_an_alert(
             async with aiomqtt.Client(broker.host, broker.port) as pub:
                 await pub.publish(f"{unique_topic}/gw/{gw}/status", batch, qos=1)
             msg = await asyncio.wait_for(anext(aiter(sub.messages)), timeout=60)
-            assert svc.ingestor.batteries.latest("c3000025ef6a") is None  # 0: not reported
+            held = svc.alerts.engine.world.batteries
+            assert "c3000025ef6a" not in held  # 0: not reported
     assert str(msg.topic) == f"{unique_topic}/alerts/tag-battery"
     assert isinstance(msg.payload, bytes)
     body = orjson.loads(msg.payload)

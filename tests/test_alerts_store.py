@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.alertutil import T0
+from tests.alertutil import T0, raised
 from tracker.alerts.engine import Transition
 from tracker.alerts.lifecycle import AlertNotFoundError, AlertState, AlertStateError
 from tracker.alerts.store import AlertStore
@@ -14,12 +14,6 @@ from tracker.store import open_store
 from tracker.store.base import Store
 
 NOW = T0 + 5.0
-
-
-def raised(rule: str, subject: str, at: float, since: float | None = None) -> Transition:
-    return Transition("raised", rule, "restricted_area", subject, "warning", at,
-                      at if since is None else since, f"{rule}: {subject} entered",
-                      {"room": "A1.113", "n": 1})
 
 
 def resolved(rule: str, subject: str, at: float) -> Transition:
@@ -30,7 +24,8 @@ def resolved(rule: str, subject: str, at: float) -> Transition:
 def test_lifecycle_with_who_and_when(store: Store) -> None:
     alerts = AlertStore(store)
     alerts.set_targets(["mqtt", "webhook:ops"], at=NOW)
-    [ev] = alerts.record([raised("r", "pump-1", T0, since=T0 - 10)], now=NOW)
+    [ev] = alerts.record([raised("pump-1", "r", T0, since=T0 - 10,
+                                 details={"room": "A1.113", "n": 1})], now=NOW)
     a = alerts.get(ev.alert_id)
     assert a is not None and a.state is AlertState.OPEN
     assert (a.rule, a.kind, a.subject, a.severity) == ("r", "restricted_area", "pump-1",
@@ -64,8 +59,8 @@ def test_lifecycle_with_who_and_when(store: Store) -> None:
 
 def test_one_unresolved_alert_per_rule_and_subject(store: Store) -> None:
     alerts = AlertStore(store)
-    first = alerts.record([raised("r", "pump-1", T0), raised("r", "pump-2", T0)], now=NOW)
-    again = alerts.record([raised("r", "pump-1", T0 + 1), raised("other", "pump-1", T0 + 1)],
+    first = alerts.record([raised("pump-1", "r", T0), raised("pump-2", "r", T0)], now=NOW)
+    again = alerts.record([raised("pump-1", "r", T0 + 1), raised("pump-1", "other", T0 + 1)],
                           now=NOW)
     assert len(first) == 2 and [e.event for e in again] == ["raised"]
     assert alerts.alerts()[1] == 3
@@ -75,7 +70,7 @@ def test_one_unresolved_alert_per_rule_and_subject(store: Store) -> None:
     manual = alerts.resolve(a1, by="kari", at=T0 + 5, note="false alarm")
     assert manual.resolved_by == "kari" and manual.resolved_at == T0 + 5
     assert alerts.record([resolved("r", "pump-1", T0 + 9)], now=NOW) == []
-    [new] = alerts.record([raised("r", "pump-1", T0 + 20)], now=NOW)
+    [new] = alerts.record([raised("pump-1", "r", T0 + 20)], now=NOW)
     assert new.alert_id != a1
     assert [a.id for a in alerts.unresolved()] == [first[1].alert_id, again[0].alert_id,
                                                    new.alert_id]
@@ -83,7 +78,7 @@ def test_one_unresolved_alert_per_rule_and_subject(store: Store) -> None:
 
 def test_listing_filters_and_pages(store: Store) -> None:
     alerts = AlertStore(store)
-    evs = alerts.record([raised("r", f"pump-{k}", T0 + k) for k in range(5)], now=NOW)
+    evs = alerts.record([raised(f"pump-{k}", "r", T0 + k) for k in range(5)], now=NOW)
     alerts.acknowledge(evs[1].alert_id, by="kari", at=T0 + 10)
     alerts.resolve(evs[2].alert_id, by="kari", at=T0 + 10)
     page, total = alerts.alerts()
@@ -99,16 +94,17 @@ def test_listing_filters_and_pages(store: Store) -> None:
 
 def test_outbox_rows_per_target_in_event_order(store: Store) -> None:
     alerts = AlertStore(store)
-    assert alerts.record([raised("r", "x", T0)], now=NOW)  # no targets yet: nothing queued
+    assert alerts.record([raised("x", "r", T0)], now=NOW)  # no targets yet: nothing queued
     assert alerts.outbox() == []
     alerts.set_targets(["mqtt", "webhook:ops"], at=NOW)
-    e1, e2 = alerts.record([raised("r", "pump-1", T0), raised("q", "pump-2", T0)], now=NOW)
+    e1, e2 = alerts.record([raised("pump-1", "r", T0), raised("pump-2", "q", T0)], now=NOW)
     due = alerts.due(NOW)
     # The head of each target's queue only: the first event, once per target.
     assert [(i.event_id, i.target) for i in due] == [(e1.id, "mqtt"), (e1.id, "webhook:ops")]
     body = orjson.loads(due[0].payload)
     assert body["event"] == "raised" and body["alert"]["subject"] == "pump-1"
     assert body["alert"]["state"] == "open" and body["at"] == T0 and due[0].rule == "r"
+    assert [i.event for i in due] == ["raised", "raised"]
     assert alerts.due(NOW - 1) == []
     mqtt, hook = due
     alerts.delivered(mqtt, at=NOW + 1)
@@ -131,7 +127,7 @@ def test_outbox_rows_per_target_in_event_order(store: Store) -> None:
     new = [i for i in alerts.outbox() if i.event_id > e2.id]
     assert [(i.target, orjson.loads(i.payload)["event"]) for i in new] == [
         ("mqtt", "acknowledged")]
-    assert orjson.loads(new[0].payload)["actor"] == "kari"
+    assert orjson.loads(new[0].payload)["actor"] == "kari" and new[0].event == "acknowledged"
     assert e3.state is AlertState.ACKNOWLEDGED
 
 
@@ -141,7 +137,7 @@ def test_nothing_is_lost_across_a_reopen(store_url: str) -> None:
     s.upgrade()
     alerts = AlertStore(s)
     alerts.set_targets(["webhook:ops"], at=NOW)
-    [ev] = alerts.record([raised("r", "pump-1", T0)], now=NOW)
+    [ev] = alerts.record([raised("pump-1", "r", T0)], now=NOW)
     alerts.acknowledge(ev.alert_id, by="kari", at=T0 + 1)
     s.close()
     s = open_store(url)

@@ -8,6 +8,7 @@ checked here against the R4 value sets, which those models do not enforce.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +29,18 @@ from floorplans.model import Site
 from floorplans.sample import load_sample_site
 from tests.authutil import bearer
 from tracker import fhir
+from tracker.api.errors import status_of
 from tracker.api.state import AppState
 from tracker.app import create_app
 from tracker.assets import Asset
 from tracker.records import FixRecord, WriteBatch
 from tracker.store import open_store
+from tracker.store.base import (
+    ConflictError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownAssetError,
+)
 
 # R4 required value sets (http://hl7.org/fhir/R4/valueset-*.html)
 LOCATION_STATUS = {"active", "suspended", "inactive"}
@@ -311,6 +319,56 @@ def test_device_search_parameters(served: tuple[TestClient, AppState], query: st
     total, devices = all_pages(c, state, f"{FHIR_BASE}/Device?{query}")
     assert total == len(devices)
     assert {d["identifier"][0]["value"] for d in devices} == expected
+
+
+def test_location_search_finds_a_tag_paired_after_its_fix(site: Site, tmp_path: Path) -> None:
+    """A fix stored before its tag was paired names no asset; the Device is still where the
+    tag is, and the location search finds it there."""
+    url = f"sqlite:///{tmp_path / 'late.db'}"
+    store = open_store(url)
+    store.upgrade()
+    now = time.time()
+    store.upsert_assets([Asset("pump-late", "Pump", type="infusion_pump")], at=now - 3600)
+    store.write(WriteBatch(fixes=[fix("tlate", None, "A1", "A1.101", now - 10)]))
+    store.pair_tag("pump-late", "tlate", now - 5)
+    store.close()
+    state = AppState(site=site, database_url=url)
+    with TestClient(create_app(state)) as c:
+        device = get(c, state, FHIR_BASE + "/Device/pump-late").json()
+        assert device["location"]["reference"] == "Location/room-A1.101"
+        total, found = all_pages(c, state, FHIR_BASE + "/Device?location=room-A1.101")
+        assert total == 1 and [d["id"] for d in found] == ["pump-late"]
+
+
+@pytest.mark.parametrize(("error", "status", "code", "logged"), [
+    (StoreUnavailableError("connection refused"), 503, "transient", True),
+    (ConflictError("constraint: duplicate key"), 409, "conflict", True),
+    (UnknownAssetError("pump-x"), 404, "not-found", False),
+    (StoreError("disk full"), 500, "exception", True),
+])
+def test_store_errors_map_as_in_the_json_api(served: tuple[TestClient, AppState],
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture,
+                                             error: StoreError, status: int, code: str,
+                                             logged: bool) -> None:
+    """FHIR and the JSON API answer a store error with one status (``status_of``)."""
+    c, state = served
+    assert get(c, state, FHIR_BASE + "/Device?_count=0").status_code == 200  # registry loaded
+    assert state.store is not None
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(state.store, "search_assets", fail)
+    caplog.set_level(logging.WARNING, logger="sporing.api")
+    r = get(c, state, FHIR_BASE + "/Device?identifier=https://www.gs1.org/giai|7071234500009")
+    assert r.status_code == status
+    OperationOutcome.model_validate(r.json())
+    (issue,) = r.json()["issue"]
+    assert (issue["code"], issue["diagnostics"]) == (code, status_of(error)[1])
+    assert any(rec.name == "sporing.api" for rec in caplog.records) is logged
+    as_json = c.get("/api/v1/assets?q=pump", headers=bearer(state, "porter"))
+    assert (as_json.status_code, as_json.json()) == (status, {"detail": issue["diagnostics"]})
 
 
 @pytest.mark.parametrize(("query", "param"), [

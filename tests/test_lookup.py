@@ -135,6 +135,17 @@ def test_locations_newest_tag_wins_and_fallback_by_asset(site: Site) -> None:
     assert [f.tag for f in loc.by_room["A1.112"]] == ["old"]
 
 
+def test_registry_asset_ids_of_fixes(site: Site) -> None:
+    """Both the asset a tag is paired with now and the one named on the fix count."""
+    reg = Registry.of([pump(1), pump(2)])
+    fixes = [fix_in(site, "tag-1", "A3.215"),  # no asset on the fix: paired after it
+             fix_in(site, "tag-2", "A3.215", asset="pump-7"),  # paired with pump-7 then
+             fix_in(site, "stray", "A3.215", asset="ghost"),  # not registered: still named
+             fix_in(site, "nobody", "A3.215")]
+    assert reg.asset_ids(fixes) == {"pump-1", "pump-2", "pump-7", "ghost"}
+    assert reg.asset_ids([]) == set()
+
+
 def test_fleet_type_counts_and_room_contents(site: Site) -> None:
     assets = [pump(1), pump(2), pump(3, status="in_repair"),
               Asset("bed-1", "Bed", type="bed", tags=("b1", "b2"))]

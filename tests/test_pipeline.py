@@ -169,6 +169,28 @@ async def test_failed_submit_is_counted(site: Site, index: SiteIndex) -> None:
     assert p.stats.write_batches == 0
 
 
+async def test_tick_listeners_run_after_the_batch_is_with_the_writer(site: Site,
+                                                                    index: SiteIndex) -> None:
+    sink = Collect()
+    p = Pipeline(site, StreamingEngine(site, index=index), store_writer=sink, delay_s=0.0)
+    seen: list[int] = []  # batches submitted when the listener ran
+
+    def failing(t: float, fixes: object, stays: object) -> None:
+        raise RuntimeError("a listener bug")
+
+    p.add_tick_listener(failing)
+    p.add_tick_listener(lambda t, fixes, stays: seen.append(len(sink.batches)))
+    after: list[int] = []  # batches submitted once the tick returned
+    for t1, batch in sim_batches(site, index, 3):
+        await p.put(batch)
+        await p.tick(t1)
+        after.append(len(sink.batches))
+    # Each tick's batch was with the writer before its listeners ran; a failing one stops
+    # neither the next listener nor storage.
+    assert seen == after and after[-1] > 0
+    assert p.stats.write_batches == len(sink.batches)
+
+
 async def test_resumed_stays_are_not_opened_twice(site: Site, index: SiteIndex) -> None:
     sink = Collect()
     p = Pipeline(site, StreamingEngine(site, index=index), store_writer=sink, delay_s=0.0)

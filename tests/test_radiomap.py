@@ -84,6 +84,23 @@ def test_kernel_matches_numpy_reference(plan, case: int) -> None:
     assert np.allclose(res.room_prob[0, :3], ref_room, atol=1e-9)
 
 
+def test_gateway_offset_is_a_shift_of_what_the_gateway_hears(plan) -> None:
+    _index, rmap, _xyz = plan
+    rssi = np.array([-80.0, -74.0, -66.0])
+    base = rmap.locate(np.array([0]), np.array([0, 3]), np.arange(3), rssi, np.full(3, 5.0),
+                       np.array([-59.0]), 3)
+    hot = np.array([4.0, -3.0, 6.0])  # receivers reading 4 dB high, 3 dB low, 6 dB high
+    res = rmap.locate(np.array([0]), np.array([0, 3]), np.arange(3), rssi + hot,
+                      np.full(3, 5.0), np.array([-59.0]), 3, gateway_offset=hot)
+    assert np.allclose(res.xy, base.xy, atol=1e-9)
+    assert np.allclose(res.room_prob, base.room_prob, atol=1e-9)
+    assert res.cell[0] == base.cell[0] >= 0
+    assert rmap.cell_room[res.cell[0]] >= 0
+    with pytest.raises(ValueError, match="gateway_offset"):
+        rmap.locate(np.array([0]), np.array([0, 3]), np.arange(3), rssi, np.full(3, 5.0),
+                    np.array([-59.0]), 3, gateway_offset=np.array([np.nan, 0.0, 0.0]))
+
+
 def test_concrete_wall_and_silence_put_the_tag_in_the_right_room(plan) -> None:
     index, rmap, _xyz = plan
     # Strong in-room gateway g3, corridor gateways weak: the tag is in B (storage).

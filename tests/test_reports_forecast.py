@@ -20,6 +20,7 @@ from tracker.reports.forecast import (
     Holding,
     forecast,
     forecast_series,
+    forecast_with_moves,
     holdings,
     hour_of_week,
     suggest_moves,
@@ -197,3 +198,77 @@ def test_forecast_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         "type,units,from_department,to_department,before,need,holds,text_en,text_no"]
     assert main(["report", "forecast", "--database", url, "--weeks", "0"]) == 2
     assert "--weeks: must be 1-52" in capsys.readouterr().err
+
+
+
+def three_departments(tmp_path: Path) -> str:
+    """Kirurgi 1A (A) keeps 3 pumps in use for two weeks and holds 2 usable now (one in the
+    dirty utility): short by 1. Medisin 3A (B) keeps 3 in use and holds exactly 3, all in
+    storage now: nothing to spare. Lager (C) never used its 2 pumps: both can move."""
+    import time
+
+    site = load_sample_site()
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    store = open_store(url)
+    store.upgrade()
+    now = time.time()
+    t0 = now - 15 * 86_400.0
+    depts = {"a": "Kirurgi 1A", "b": "Medisin 3A", "c": "Lager"}
+    try:
+        store.upsert_assets([Asset(f"{p}{i}", f"{p}{i}", type="infusion-pump", department=d,
+                                   tags=(f"t{p}{i}",))
+                             for p, d in depts.items() for i in range(3 if p != "c" else 2)],
+                            at=0.0)
+        stays = [StayRecord(f"t{p}{i}", f"{p}{i}", site.id, "A1", "A1.101", t0, now - 120.0,
+                            0.9) for p in "ab" for i in range(3)]
+        fixes = [fix_in(site, "A1.101", "ta0", "a0", now - 60),
+                 fix_in(site, "A1.101", "ta1", "a1", now - 60),
+                 fix_in(site, "A1.111", "ta2", "a2", now - 60),
+                 *(fix_in(site, "A1.115", f"tb{i}", f"b{i}", now - 60) for i in range(3)),
+                 *(fix_in(site, "A1.115", f"tc{i}", f"c{i}", now - 60) for i in range(2))]
+        store.write(WriteBatch(stays=stays, fixes=fixes))
+        refresh_rollup(store, StateRules.for_site(site), t0, now, now=now)
+    finally:
+        store.close()
+    return url
+
+
+def test_a_department_filter_still_weighs_the_other_departments(tmp_path: Path) -> None:
+    """Filtering by department must not make the others look idle: B needs all it holds, so
+    A's pump comes from C, with or without the filter (it used to come from B)."""
+    site = load_sample_site()
+    store = open_store(three_departments(tmp_path))
+    try:
+        rows, moves = forecast_with_moves(store, site, weeks=2, tz="Europe/Oslo")
+        assert [(m.from_department, m.to_department, m.units) for m in moves] == [
+            ("Lager", "Kirurgi 1A", 1)]
+        assert {r.department for r in rows} == {None, "Kirurgi 1A", "Medisin 3A", "Lager"}
+        rows, moves_a = forecast_with_moves(store, site, weeks=2, department="Kirurgi 1A")
+        assert moves_a == moves
+        assert [r.department for r in rows] == ["Kirurgi 1A"] and rows[0].peak_plan == 3
+        rows, moves_b = forecast_with_moves(store, site, weeks=2, department="Medisin 3A")
+        assert moves_b == [] and [r.department for r in rows] == ["Medisin 3A"]
+    finally:
+        store.close()
+
+
+def test_forecast_command_department_and_json(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import orjson
+
+    from tracker.cli import main
+
+    url = three_departments(tmp_path)
+    assert main(["report", "forecast", "--database", url, "--weeks", "2", "--moves",
+                 "--department", "Kirurgi 1A"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[:4] for line in lines[1:]] == [
+        ["infusion-pump", "1", "Lager", "Kirurgi 1A"]]
+    # JSON: one object per group with its hourly records (numpy scalars once broke this).
+    assert main(["report", "forecast", "--database", url, "--weeks", "2", "--format", "json",
+                 "--department", "Medisin 3A"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    (row,) = doc["rows"]
+    assert (row["department"], row["peak_plan"], len(row["hours"])) == ("Medisin 3A", 3, 168)
+    assert set(row["hours"][0]) == {"type", "department", "hour", "mean", "plan"}
+    assert doc["meta"]["moves"] == []

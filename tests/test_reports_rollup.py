@@ -250,6 +250,11 @@ def test_fleet_concurrency_shortage_and_recommendation(store: Store) -> None:
     assert fleet(store, d0, now, now=now, shortage_min_s=3601)[1].shortages == ()
     assert [r.department for r in fleet(store, d0, now, now=now, by_department=False)] == [None]
     assert fleet(store, d0, now, now=now, type="bed") == []
+    # Fleet reads UTC hours, so any zone can group them (10:00 Oslo is 09:00 UTC); the
+    # utilization report reads the rollup's Oslo days and refuses another zone.
+    assert fleet(store, d0, now, now=now, tz="UTC")[1].peak_by_hour[9] == 3
+    with pytest.raises(ValueError, match=r"^tz: the rollup's local days are in"):
+        utilization(store, d0, now, now=now, tz="UTC")
 
 
 def test_fleet_all_departments_is_not_the_sum_of_department_peaks(store: Store) -> None:

@@ -31,6 +31,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from floorplans.model import Site
 from floorplans.routing import RoutePoint, WalkingGraph
@@ -168,12 +169,30 @@ class Registry:
         """Every type in the registry, sorted."""
         return sorted(self.by_type)
 
+    def asset_ids(self, fixes: Iterable[FixRecord]) -> set[str]:
+        """The ids of the assets ``fixes`` may be fixes of: for each fix, the asset its tag is
+        paired with now and the asset named on the fix (paired at the time of the fix).
+
+        A superset: an id may be of no registered asset, or of an asset whose newest fix is
+        another one; callers place each asset to check.
+        """
+        ids: set[str] = set()
+        by_tag = self.by_tag
+        for f in fixes:
+            paired = by_tag.get(f.tag)
+            if paired is not None:
+                ids.add(paired)
+            if f.asset is not None:
+                ids.add(f.asset)
+        return ids
+
 
 # ----------------------------------------------------------------------------- locations
 class Locations:
     """The latest fix of every tag at one moment, indexed.
 
-    The indexes by asset, level and room are built on first use (each at most once).
+    The indexes by asset, level and room are built on first use (each at most once; by level
+    and by room together).
 
     Args:
         by_tag: Latest fix per tag.
@@ -190,9 +209,6 @@ class Locations:
         self.source = source
         self.full_at = taken_at if full_at is None else full_at
         self.newest_ts = max((f.ts for f in by_tag.values()), default=-math.inf)
-        self._by_asset: dict[str, FixRecord] | None = None
-        self._by_level: dict[str, tuple[FixRecord, ...]] | None = None
-        self._by_room: dict[str, tuple[FixRecord, ...]] | None = None
 
     @classmethod
     def of(cls, fixes: Iterable[FixRecord], *, taken_at: float,
@@ -206,21 +222,22 @@ class Locations:
         return Locations(_newest(dict(self.by_tag), fixes), taken_at=taken_at,
                          source=self.source, full_at=self.full_at)
 
-    @property
+    @cached_property
     def by_asset(self) -> Mapping[str, FixRecord]:
         """Latest fix per asset named on the fixes (the asset the tag was paired with at the
         time of the fix)."""
-        if self._by_asset is None:
-            out: dict[str, FixRecord] = {}
-            for f in self.by_tag.values():
-                if f.asset is not None:
-                    old = out.get(f.asset)
-                    if old is None or (f.ts, f.tag) > (old.ts, old.tag):
-                        out[f.asset] = f
-            self._by_asset = out
-        return self._by_asset
+        out: dict[str, FixRecord] = {}
+        for f in self.by_tag.values():
+            if f.asset is not None:
+                old = out.get(f.asset)
+                if old is None or (f.ts, f.tag) > (old.ts, old.tag):
+                    out[f.asset] = f
+        return out
 
-    def _place_index(self) -> None:
+    @cached_property
+    def _place_index(self) -> tuple[dict[str, tuple[FixRecord, ...]],
+                                    dict[str, tuple[FixRecord, ...]]]:
+        """``(by_level, by_room)``, built together."""
         by_level: dict[str, list[FixRecord]] = {}
         by_room: dict[str, list[FixRecord]] = {}
         for tag in sorted(self.by_tag):
@@ -229,24 +246,18 @@ class Locations:
                 by_level.setdefault(f.level, []).append(f)
             if f.room is not None:
                 by_room.setdefault(f.room, []).append(f)
-        self._by_room = {k: tuple(v) for k, v in by_room.items()}
-        self._by_level = {k: tuple(v) for k, v in by_level.items()}
+        return ({k: tuple(v) for k, v in by_level.items()},
+                {k: tuple(v) for k, v in by_room.items()})
 
     @property
     def by_level(self) -> Mapping[str, tuple[FixRecord, ...]]:
         """Fixes per level, ordered by tag."""
-        if self._by_level is None:
-            self._place_index()
-        assert self._by_level is not None
-        return self._by_level
+        return self._place_index[0]
 
     @property
     def by_room(self) -> Mapping[str, tuple[FixRecord, ...]]:
         """Fixes per room, ordered by tag."""
-        if self._by_room is None:
-            self._place_index()
-        assert self._by_room is not None
-        return self._by_room
+        return self._place_index[1]
 
     def of_asset(self, asset: Asset) -> FixRecord | None:
         """Where ``asset`` is: the newest fix of its paired tags, else (no paired tag has a
@@ -377,15 +388,8 @@ class Fleet:
         else:
             rooms = {r.id for r in self.site.rooms
                      if self.states.of_category(r.category) is AssetState.AVAILABLE}
-            ids: set[str] = set()
-            by_tag = self.registry.by_tag
-            for f in self.locations.by_tag.values():
-                if f.room in rooms:
-                    aid = by_tag.get(f.tag)
-                    if aid is not None:
-                        ids.add(aid)
-                    if f.asset is not None:
-                        ids.add(f.asset)
+            ids = self.registry.asset_ids(
+                f for f in self.locations.by_tag.values() if f.room in rooms)
             by_id = self.registry.by_id
             pool = (self.placed(by_id[a]) for a in sorted(ids) if a in by_id)
         for p in pool:
@@ -416,13 +420,7 @@ class Fleet:
 
     def in_room(self, room_id: str) -> list[Placed]:
         """The registered assets whose current location is ``room_id``, ordered by id."""
-        ids: set[str] = set()
-        for f in self.locations.by_room.get(room_id, ()):
-            aid = self.registry.by_tag.get(f.tag, f.asset)
-            if aid is not None:
-                ids.add(aid)
-            if f.asset is not None:
-                ids.add(f.asset)
+        ids = self.registry.asset_ids(self.locations.by_room.get(room_id, ()))
         out = []
         for aid in sorted(ids):
             asset = self.registry.by_id.get(aid)

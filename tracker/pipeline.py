@@ -254,7 +254,8 @@ class Pipeline:
 
     def add_tick_listener(self, fn: TickListener) -> None:
         """Call ``fn(t, fixes, stays)`` (in the tick thread) with every tick's time, all its
-        fixes and the stays it opened or closed (e.g. :class:`tracker.alerts.AlertRunner`)."""
+        fixes and the stays it opened or closed (e.g. :class:`tracker.alerts.AlertRunner`),
+        once the tick's batch is with the store writer (storage never waits for listeners)."""
         self._tick_listeners.append(fn)
 
     def resume_stays(self, open_stays: Iterable[StayRecord]) -> int:
@@ -289,11 +290,6 @@ class Pipeline:
         frame = self.engine.tick(t)
         fixes = self._records(frame)
         stays: list[StayRecord] = self.stays.update(frame)
-        for listener in self._tick_listeners:
-            try:
-                listener(t, fixes, stays)
-            except Exception:  # a listener's bug must not stop positioning or storage
-                log.exception("tick listener %r failed at %.3f", listener, t)
         stored = self.change_filter.filter(fixes)
         batch = WriteBatch(stored, stays) if stored or stays else None
         if batch is not None and self.writer is not None:
@@ -314,6 +310,11 @@ class Pipeline:
             now = time.time()
             for r in pending.received:
                 self.observe_latency(now - r)
+        for listener in self._tick_listeners:  # after the writer has the batch: never delay it
+            try:
+                listener(t, fixes, stays)
+            except Exception:  # a listener's bug must not stop positioning or storage
+                log.exception("tick listener %r failed at %.3f", listener, t)
         return frame, fixes, batch
 
     def _written(self, batch: WriteBatch) -> None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.health import GatewayHealth
 
 __all__ = [
     "FixRecord",
@@ -20,6 +23,7 @@ __all__ = [
     "StayRecord",
     "WriteBatch",
     "normalize_ts",
+    "status_records",
     "ts_to_us",
     "us_to_ts",
 ]
@@ -178,3 +182,14 @@ class WriteBatch:
         except TypeError as exc:
             raise RecordError(f"malformed batch row: {exc}") from exc
         return cls(fixes, stays, statuses)
+
+
+def status_records(health: GatewayHealth, now: float) -> list[GatewayStatusRecord]:
+    """The gateway status rows at ``now`` (stored every 30 s, and handed to the alert engine):
+    one per gateway heard from, rates rounded to 0.001/s, the counters in ``details``."""
+    return [GatewayStatusRecord(
+        ts=now, gateway=r.gateway, online=r.state == "online",
+        messages_per_s=round(r.messages_per_s, 3), readings_per_s=round(r.readings_per_s, 3),
+        last_seen=r.last_seen, details={"messages": r.messages, "readings": r.readings,
+                                        "rejects": r.rejects})
+        for r in health.snapshot(now) if r.state != "never_seen"]

@@ -24,12 +24,17 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floorplans.model import Site
 from tracker.api.state import AppState
 from tracker.logs import log_context
+from tracker.periodic import periodic
+from tracker.records import status_records
 from tracker.settings import Settings
+
+if TYPE_CHECKING:
+    from tracker.records import StayRecord
 
 __all__ = ["PairingCache", "Service", "load_site", "start_http"]
 
@@ -143,6 +148,7 @@ class Service:
             await self._start_http(s.api.ops_port if self.role == "ingest" else s.api.port)
             await self._start_storage()
             self._start_pipeline()
+            open_stays = await self._open_stays()
             if s.alerts.get("rules"):
                 from tracker.alerts.runner import AlertRunner
 
@@ -152,11 +158,11 @@ class Service:
                     batteries=lambda: None if self.ingestor is None else self.ingestor.batteries,
                     state_map=self.state.states)
                 self.alerts.attach(self.pipeline)
-                await self.alerts.start()
+                await self.alerts.start(open_stays=open_stays)
             self.state.starting = "compiling the positioning kernels"
             took = await asyncio.to_thread(self.pipeline.warm_up)
             log.info("positioning kernels ready in %.1f s", took)
-            self._tasks.append(asyncio.create_task(self._resume_and_run(),
+            self._tasks.append(asyncio.create_task(self._resume_and_run(open_stays),
                                                    name="sporing-pipeline"))
             await self._start_ingest()
             if self.role == "all":  # one process: keep the report rollup fresh (5 min)
@@ -217,8 +223,9 @@ class Service:
         path = self._calibration_path()
         if path is not None:
             load_calibration(path, engine)
-            self._tasks.append(asyncio.create_task(self._calibration_loop(path),
-                                                   name="sporing-calibration"))
+            self._tasks.append(asyncio.create_task(
+                periodic(self._stop, 600.0, lambda: self._save_calibration(path)),
+                name="sporing-calibration"))
         self.pipeline = Pipeline(
             self.site, engine, store_writer=self.writer, asset_of=self.pairings,
             tick_s=e.tick_s, delay_s=e.delay_s, max_pending_readings=e.max_pending_readings,
@@ -245,17 +252,20 @@ class Service:
         except Exception as exc:  # a full disk must not stop positioning
             log.warning("calibration not saved to %s: %s", path, exc)
 
-    async def _calibration_loop(self, path: Path, every_s: float = 600.0) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
-            await self._save_calibration(path)
-
-    async def _resume_and_run(self) -> None:
+    async def _open_stays(self) -> list[StayRecord]:
+        """The stays still open in the store (read once at start-up: the pipeline resumes
+        them, the alert engine is seeded with them); empty when the store fails."""
         now = time.time()
         try:
             stays = await asyncio.to_thread(self.store.stays, now - 1.0, now)
-            n = self.pipeline.resume_stays(s for s in stays if s.t_exit is None)
+        except Exception as exc:
+            log.warning("could not read the open stays: %s", exc)
+            return []
+        return [s for s in stays if s.t_exit is None]
+
+    async def _resume_and_run(self, open_stays: list[StayRecord]) -> None:
+        try:
+            n = self.pipeline.resume_stays(open_stays)
             if n:
                 log.info("resumed %d open stays", n)
         except Exception as exc:
@@ -276,40 +286,27 @@ class Service:
         self.state.ingestor = self.ingestor
         self.state.health = self.ingestor.health
         await self.ingestor.__aenter__()
-        self._tasks.append(asyncio.create_task(self._status_loop(), name="sporing-status"))
-        self._tasks.append(asyncio.create_task(self._pairing_loop(), name="sporing-pairings"))
-
-    async def _status_loop(self, every_s: float = 30.0) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
-            self.submit_gateway_status()
+        self._tasks.append(asyncio.create_task(
+            periodic(self._stop, 30.0, self.submit_gateway_status), name="sporing-status"))
+        self._tasks.append(asyncio.create_task(
+            periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
 
     def submit_gateway_status(self) -> int:
         """Store the current gateway health (every 30 s and at shutdown); returns rows."""
-        from tracker.records import GatewayStatusRecord, WriteBatch
+        from tracker.records import WriteBatch
 
         if self.ingestor is None or self.writer is None:
             return 0
-        now = time.time()
-        rows = [GatewayStatusRecord(
-            ts=now, gateway=r.gateway, online=r.state == "online",
-            messages_per_s=round(r.messages_per_s, 3), readings_per_s=round(r.readings_per_s, 3),
-            last_seen=r.last_seen, details={"messages": r.messages, "readings": r.readings,
-                                            "rejects": r.rejects})
-            for r in self.ingestor.health.snapshot(now) if r.state != "never_seen"]
+        rows = status_records(self.ingestor.health, time.time())
         if rows:
             self.writer.submit(WriteBatch(statuses=rows))
         return len(rows)
 
-    async def _pairing_loop(self, every_s: float = 60.0) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
-            try:
-                await asyncio.to_thread(self.pairings.load, self.store)
-            except Exception as exc:
-                log.warning("pairings not refreshed: %s", exc)
+    async def _reload_pairings(self) -> None:
+        try:
+            await asyncio.to_thread(self.pairings.load, self.store)
+        except Exception as exc:
+            log.warning("pairings not refreshed: %s", exc)
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to stop (signal handlers call this)."""

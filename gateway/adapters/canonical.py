@@ -36,12 +36,15 @@ def parse(topic: str, payload: bytes, received_at: float, *,
             # Fast path for the common, well-formed BLE reading; anything else (and every
             # error) goes through the validating path, with the same result (tested).
             ts, gw, tag, r = el.get("ts"), el.get("gateway"), el.get("tag"), el.get("rssi")
+            txp = el.get("tx_power")  # iBeacon tags advertise it: most readings carry it
             if (type(ts) is float or type(ts) is int) and math.isfinite(ts) \
                     and type(gw) is str and gw and type(tag) is str and tag \
                     and (type(r) is int or type(r) is float) \
-                    and RSSI_MIN_DBM <= r <= RSSI_MAX_DBM \
-                    and el.get("range_m") is None and el.get("tx_power") is None:
-                b.add(gw, tag, rssi_dbm=float(r), device_ts=float(ts))
+                    and RSSI_MIN_DBM <= r <= RSSI_MAX_DBM and el.get("range_m") is None \
+                    and (txp is None or ((type(txp) is int or type(txp) is float)
+                                         and math.isfinite(txp))):
+                b.add(gw, tag, rssi_dbm=float(r),
+                      tx_power_dbm=None if txp is None else float(txp), device_ts=float(ts))
                 return
         _checked(b, el)
 

@@ -9,7 +9,7 @@ the few subjects whose alert changes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,9 @@ class World:
         stays: Open stay per asset (the room it is in now, per the stay tracker).
         tag_asset: Asset of each tag seen paired.
         statuses: Latest status per gateway.
-        batteries: Latest ``(percent, time)`` per tag.
+        batteries: Latest battery percent per tag, in order of report (oldest first).
+        max_batteries: At most this many tags are held in ``batteries`` (set through
+            :meth:`set_batteries`, which forgets the tags silent the longest first).
     """
 
     site: Site
@@ -60,11 +62,23 @@ class World:
     stays: dict[str, StayRecord] = field(default_factory=dict)
     tag_asset: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, GatewayStatusRecord] = field(default_factory=dict)
-    batteries: dict[str, tuple[float, float]] = field(default_factory=dict)
+    batteries: dict[str, float] = field(default_factory=dict)
+    max_batteries: int = 200_000
     rooms: dict[str, Room] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.max_batteries <= 0:
+            raise ValueError(f"max_batteries: must be positive, got {self.max_batteries}")
         self.rooms = {r.id: r for r in self.site.rooms}
+
+    def set_batteries(self, levels: Mapping[str, float]) -> None:
+        """Take in tag battery levels reported now (bounded by ``max_batteries``)."""
+        held = self.batteries
+        for tag, pct in levels.items():
+            held.pop(tag, None)  # re-inserted last: the order is the order of report
+            held[tag] = float(pct)
+        while len(held) > self.max_batteries:
+            del held[next(iter(held))]
 
     def room_label(self, room_id: str | None) -> str:
         """``"Name (id)"`` of a room, ``"a corridor"`` for None."""
@@ -186,7 +200,7 @@ def _gateway_offline(rule: GatewayOfflineRule, w: World, now: float,
 def _low_battery(rule: LowBatteryRule, w: World, now: float, assets: AssetLookup) -> Verdicts:
     out: Verdicts = {}
     selective = bool(rule.select.types or rule.select.assets or rule.select.departments)
-    for tag, (pct, _ts) in w.batteries.items():
+    for tag, pct in w.batteries.items():
         if pct >= rule.below_pct:
             continue
         if selective:
@@ -259,7 +273,7 @@ def describe(rule: Rule, subject: str, w: World, now: float,
                  "last_seen": None if st is None else st.last_seen}
         since = "" if st is None or st.last_seen is None else f"; last heard {iso(st.last_seen)}"
         return f"gateway {subject} is offline{since}", facts
-    pct = w.batteries.get(subject, (float("nan"), now))[0]
+    pct = w.batteries.get(subject, float("nan"))
     asset_id = w.tag_asset.get(subject)
     facts = {"tag": subject, "asset": asset_id, "battery_pct": pct}
     owner = f" on {asset_id}" if asset_id else ""

@@ -180,8 +180,7 @@ class Dispatcher:
         await self._post(hook, item, body)
 
     async def _post(self, hook: Webhook, item: OutboxItem, body: bytes) -> None:
-        event = orjson.loads(item.payload).get("event", "")
-        headers = {"Content-Type": "application/json", "X-Sporing-Event": str(event),
+        headers = {"Content-Type": "application/json", "X-Sporing-Event": item.event,
                    "X-Sporing-Delivery": str(item.event_id),
                    SIGNATURE_HEADER: sign(hook.secret, body)}
         try:

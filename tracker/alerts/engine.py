@@ -61,11 +61,6 @@ class Transition:
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        """The alert key: (rule, subject)."""
-        return (self.rule, self.subject)
-
 
 @dataclass(slots=True)
 class _Track:
@@ -78,21 +73,22 @@ class AlertEngine:
     """Evaluates rules tick by tick (see the module docstring).
 
     Args:
-        rules: The rules (disabled ones are ignored).
+        rules: The rules to evaluate (pass :attr:`AlertsConfig.active_rules
+            <tracker.alerts.rules.AlertsConfig.active_rules>`: every rule given is evaluated).
         site: The floor plan (rooms, their categories and departments, gateways).
         state_map: Room category -> asset state, for par levels (default mapping).
     """
 
     def __init__(self, rules: Iterable[Rule], site: Site, *,
                  state_map: StateMap | None = None) -> None:
-        self.rules: tuple[Rule, ...] = tuple(r for r in rules if r.enabled)
+        self.rules: tuple[Rule, ...] = tuple(rules)
         self.world = World(site, state_map or StateMap())
         self._tracks: dict[str, dict[str, _Track]] = {r.id: {} for r in self.rules}
 
     # ------------------------------------------------------------------ input
     def update(self, *, fixes: Iterable[FixRecord] = (), stays: Iterable[StayRecord] = (),
                statuses: Iterable[GatewayStatusRecord] = (),
-               batteries: Mapping[str, float] | None = None, now: float | None = None) -> None:
+               batteries: Mapping[str, float] | None = None) -> None:
         """Take in new facts without evaluating (also used to seed the engine from the store
         at start-up: current locations and open stays).
 
@@ -101,13 +97,12 @@ class AlertEngine:
             stays: Stay records; an open one puts its asset in its room, the matching closed
                 one takes it out.
             statuses: Gateway statuses; the newest per gateway wins.
-            batteries: Tag -> battery percent reported now (formats that carry it).
-            now: Time of the battery levels (default: the latest fix time, else 0).
+            batteries: Tag -> battery percent reported since the last update (formats that
+                carry it); at most ``World.max_batteries`` tags are held, the longest silent
+                forgotten first.
         """
         w = self.world
-        latest = 0.0
         for f in fixes:
-            latest = max(latest, f.ts)
             if f.asset is None:
                 continue
             w.tag_asset[f.tag] = f.asset
@@ -128,9 +123,7 @@ class AlertEngine:
             if cur_st is None or st.ts >= cur_st.ts:
                 w.statuses[st.gateway] = st
         if batteries:
-            t = latest if now is None else now
-            for tag, pct in batteries.items():
-                w.batteries[tag] = (float(pct), t)
+            w.set_batteries(batteries)
 
     def resume(self, keys: Iterable[tuple[str, str]], since: float) -> int:
         """Mark alerts still open in the store as active, so they are not raised a second time
@@ -159,7 +152,7 @@ class AlertEngine:
         Returns:
             The transitions of this tick, ordered by rule (configuration order) then subject.
         """
-        self.update(fixes=fixes, stays=stays, statuses=statuses, batteries=batteries, now=now)
+        self.update(fixes=fixes, stays=stays, statuses=statuses, batteries=batteries)
         return self.evaluate(now, assets)
 
     def evaluate(self, now: float, assets: AssetLookup) -> list[Transition]:

@@ -134,6 +134,8 @@ class OutboxItem:
         event_id: The event.
         target: Where it goes.
         rule: The rule id of its alert (the MQTT topic's last level).
+        event: ``raised``, ``acknowledged`` or ``resolved`` (the webhook's
+            ``X-Sporing-Event``).
         payload: The JSON text to deliver (without ``event_id``, added on delivery).
         attempts: Attempts made so far.
         state: ``pending``, ``delivered`` or ``failed`` (given up).
@@ -144,6 +146,7 @@ class OutboxItem:
     event_id: int
     target: str
     rule: str
+    event: EventName
     payload: str
     attempts: int
     state: Literal["pending", "delivered", "failed"] = "pending"

@@ -4,14 +4,17 @@ store, and the dispatcher delivering the outbox.
 Threads and tasks:
 
 * the pipeline calls :meth:`AlertRunner.on_tick` in its tick thread with the tick's fixes and
-  stays; the engine evaluates there (CPU only, no I/O) and queues the transitions;
+  stays (after handing the tick's batch to the store writer); the tag battery levels reported
+  since the previous tick are drained there too; the engine evaluates there (CPU only, no I/O)
+  and queues the transitions;
 * an asyncio task records queued transitions in the store (in a worker thread; while the
   database is down they wait in memory and are retried);
 * another refreshes the asset registry (every minute) and takes gateway health snapshots;
 * the :class:`~tracker.alerts.delivery.Dispatcher` delivers the outbox.
 
-At start-up the engine is seeded from the store: current locations, open stays, and the alerts
-still unresolved (so they are not raised twice and resolve when their condition clears).
+At start-up the engine is seeded from the store: current locations, the open stays (read once by
+the service, which also resumes them in the pipeline), and the alerts still unresolved (so they
+are not raised twice and resolve when their condition clears).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from floorplans.model import Site
@@ -35,9 +38,10 @@ from tracker.alerts.rules import AlertsConfig, check_against_site, parse_config
 from tracker.alerts.store import AlertStore
 from tracker.assets import Asset
 from tracker.availability import StateMap
-from tracker.records import FixRecord, GatewayStatusRecord, StayRecord
+from tracker.periodic import periodic
+from tracker.records import FixRecord, GatewayStatusRecord, StayRecord, status_records
 from tracker.settings import MqttConfig
-from tracker.store.base import Store, StoreError
+from tracker.store.base import Store, StoreError, all_assets
 
 __all__ = ["AlertRunner", "AssetRegistry"]
 
@@ -53,29 +57,14 @@ class AssetRegistry:
 
     def load(self, store: Store, *, page: int = 1000) -> int:
         """Reload every asset from ``store``; returns how many."""
-        by_id: dict[str, Asset] = {}
-        offset = 0
-        while True:
-            items, total = store.search_assets(limit=page, offset=offset)
-            by_id.update((a.id, a) for a in items)
-            offset += len(items)
-            if not items or offset >= total:
-                break
-        self._by_id = by_id
-        return len(by_id)
+        self._by_id = {a.id: a for a in all_assets(store, page=page)}
+        return len(self._by_id)
 
     def __call__(self, asset_id: str) -> Asset | None:
         return self._by_id.get(asset_id)
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-def _status_rows(health: GatewayHealth, now: float) -> list[GatewayStatusRecord]:
-    return [GatewayStatusRecord(ts=now, gateway=r.gateway, online=r.state == "online",
-                                messages_per_s=r.messages_per_s,
-                                readings_per_s=r.readings_per_s, last_seen=r.last_seen)
-            for r in health.snapshot(now) if r.state != "never_seen"]
 
 
 class AlertRunner:
@@ -88,14 +77,14 @@ class AlertRunner:
         mqtt: The broker for the ``mqtt`` target (None: no MQTT delivery).
         health: Returns the gateway health tracker (None while there is none).
         batteries: Returns the ingestor's tag battery levels (None while there are none);
-            what changed is drained every ``refresh_s / 6`` and fed to ``low_battery`` rules.
+            what changed is drained on every tick and fed to ``low_battery`` rules.
         state_map: Room category -> asset state, for par levels.
         clock: Wall clock.
         refresh_s: Seconds between registry reloads; gateway health is sampled every
             ``refresh_s / 6``.
         evaluate_every_s: Ticks are taken in every time, but the rules are evaluated at most
-            this often (pipeline time): hold times are then counted in steps of it. Evaluation
-            costs about 0.1 s per 15,000 assets, too much for every 1 s tick.
+            this often (pipeline time): hold times are then counted in steps of it (see
+            ``benchmarks/bench_alerts.py`` for what an evaluation costs).
     """
 
     def __init__(self, config: AlertsConfig, site: Site, store: Store, *,
@@ -113,13 +102,13 @@ class AlertRunner:
                                      clock=clock)
         self.health = health or (lambda: None)
         self.batteries = batteries or (lambda: None)
-        self._battery_levels: dict[str, float] = {}
         self.clock = clock
         self.refresh_s = refresh_s
         self.evaluate_every_s = evaluate_every_s
         self._evaluated: float | None = None
         self._queue: deque[Transition] = deque()
         self._statuses: list[GatewayStatusRecord] = []
+        self._registry_loaded = 0.0
         self._lock = threading.Lock()
         self._stop = asyncio.Event()
         self._recorded = asyncio.Event()
@@ -150,10 +139,11 @@ class AlertRunner:
         """One pipeline tick (called in the tick thread): evaluate and queue transitions."""
         with self._lock:
             statuses, self._statuses = self._statuses, []
-            levels, self._battery_levels = self._battery_levels, {}
         try:
+            tags = self.batteries()
+            changed = tags.drain() if tags is not None else {}
             self.engine.update(fixes=fixes, stays=stays, statuses=statuses,
-                               batteries=levels or None, now=t)
+                               batteries={tag: r.percent for tag, r in changed.items()})
             last = self._evaluated
             if last is not None and 0 <= t - last < self.evaluate_every_s:
                 return
@@ -169,27 +159,32 @@ class AlertRunner:
                 self._loop.call_soon_threadsafe(self._recorded.set)
 
     # ------------------------------------------------------------------ lifecycle
-    def _seed(self) -> None:
+    def _seed(self, open_stays: Iterable[StayRecord]) -> None:
         n = self.registry.load(self.store)
-        now = self.clock()
+        self._registry_loaded = self.clock()
         fixes = self.store.current_locations()
-        open_stays = [s for s in self.store.stays(now - 1.0, now) if s.t_exit is None]
         self.engine.update(fixes=fixes, stays=open_stays)
         resumed = sum(self.engine.resume([a.key], a.since) for a in self.alerts.unresolved())
         log.info("alerts: %d rules, %d assets, %d locations, %d unresolved alerts resumed",
                  len(self.engine.rules), n, len(fixes), resumed)
 
-    async def start(self) -> None:
-        """Seed the engine from the store and start recording and delivering."""
+    async def start(self, *, open_stays: Iterable[StayRecord] = ()) -> None:
+        """Seed the engine from the store and start recording and delivering.
+
+        Args:
+            open_stays: The stays open in the store (the service reads them once for the
+                pipeline and the engine).
+        """
         self._loop = asyncio.get_running_loop()
         self._stop.clear()
         try:
-            await asyncio.to_thread(self._seed)
+            await asyncio.to_thread(self._seed, open_stays)
         except StoreError as exc:  # alert anyway; alerts already open may be raised again
             log.warning("alert engine not seeded from the store: %s", exc)
         self._tasks = [
             asyncio.create_task(self._record_loop(), name="sporing-alerts-record"),
-            asyncio.create_task(self._refresh_loop(), name="sporing-alerts-refresh"),
+            asyncio.create_task(periodic(self._stop, max(self.refresh_s / 6.0, 1.0),
+                                         self._refresh), name="sporing-alerts-refresh"),
             asyncio.create_task(self.dispatcher.run(self._stop), name="sporing-alerts-deliver"),
         ]
 
@@ -230,33 +225,22 @@ class AlertRunner:
                 await asyncio.wait_for(self._recorded.wait(), timeout=wait)
 
     def sample(self) -> None:
-        """Take the gateway health and the tag battery levels reported since the last sample
-        (the next tick hands them to the engine). Called every ``refresh_s / 6``."""
+        """Take the gateway health (the next tick hands it to the engine). Called every
+        ``refresh_s / 6``."""
         health = self.health()
         if health is not None:
-            rows = _status_rows(health, self.clock())
+            rows = status_records(health, self.clock())
             with self._lock:
                 self._statuses = rows
-        batteries = self.batteries()
-        if batteries is not None:
-            changed = batteries.drain()
-            if changed:
-                with self._lock:
-                    self._battery_levels.update({t: r.percent for t, r in changed.items()})
 
-    async def _refresh_loop(self) -> None:
-        every = max(self.refresh_s / 6.0, 1.0)
-        last_registry = self.clock()
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=every)
-            self.sample()
-            if self.clock() - last_registry >= self.refresh_s:
-                last_registry = self.clock()
-                try:
-                    await asyncio.to_thread(self.registry.load, self.store)
-                except StoreError as exc:
-                    log.warning("asset registry not refreshed: %s", exc)
+    async def _refresh(self) -> None:
+        self.sample()
+        if self.clock() - self._registry_loaded >= self.refresh_s:
+            self._registry_loaded = self.clock()
+            try:
+                await asyncio.to_thread(self.registry.load, self.store)
+            except StoreError as exc:
+                log.warning("asset registry not refreshed: %s", exc)
 
     async def stop(self) -> None:
         """Record what is queued, stop delivering, close the clients."""

@@ -220,15 +220,15 @@ class AlertStore:
 
     def _outbox_query(self, where: str) -> str:
         us = self._d.us
-        return ("SELECT o.event_id, o.target, a.rule, e.payload, o.attempts, o.state,"
+        return ("SELECT o.event_id, o.target, a.rule, e.event, e.payload, o.attempts, o.state,"
                 f" {us.format('o.next_attempt_at')}, o.last_error FROM alert_outbox o"
                 " JOIN alert_events e ON e.id = o.event_id JOIN alerts a ON a.id = e.alert_id"
                 f" WHERE {where} ORDER BY o.event_id, o.target")
 
     @staticmethod
     def _item(r: Sequence[Any]) -> OutboxItem:
-        return OutboxItem(int(r[0]), r[1], r[2], r[3], int(r[4]), r[5], us_to_ts(int(r[6])),
-                          r[7])
+        return OutboxItem(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), r[6],
+                          us_to_ts(int(r[7])), r[8])
 
     _HEAD = ("o.state = 'pending' AND o.event_id = (SELECT min(h.event_id) FROM alert_outbox h"
              " WHERE h.target = o.target AND h.state = 'pending')")

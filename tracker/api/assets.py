@@ -9,19 +9,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from tracker.api.deps import StateDep
+from tracker.api.deps import StateDep, StoreDep
 from tracker.api.errors import NotFoundError
 from tracker.api.lookup_schemas import AssetList, AssetOut, TrailOut, TypeOut
 from tracker.api.schemas import LocationOut
 from tracker.api.security import PorterDep
-from tracker.api.snapshots import fleet, locations, registry, require_store, where
+from tracker.api.snapshots import fleet, locations, registry, where
 from tracker.api.state import AppState
 from tracker.api.validation import invalid
 from tracker.assets import Asset
 from tracker.availability import AssetState
 from tracker.lookup import Placed, place
 from tracker.records import FixRecord
-from tracker.store.base import Store
+from tracker.store.base import Store, all_assets
 
 __all__ = ["MAX_TRAIL_SPAN_S", "router"]
 
@@ -36,8 +36,7 @@ AssetId = Annotated[str, Path(min_length=1, max_length=200, description="asset i
 Status = Literal["active", "in_repair", "retired", "lost"]
 
 
-async def _asset(state: AppState, asset_id: str) -> Asset:
-    store = require_store(state)
+async def _asset(store: Store, asset_id: str) -> Asset:
     asset = await asyncio.to_thread(store.get_asset, asset_id)
     if asset is None:
         raise NotFoundError(f"no asset {asset_id!r}")
@@ -45,25 +44,20 @@ async def _asset(state: AppState, asset_id: str) -> Asset:
 
 
 def _out(state: AppState, placed: list[Placed], now: float) -> list[AssetOut]:
-    stale_after = state.states.stale_after_s
-    return [AssetOut.of(p, site=state.site, now=now, stale_after_s=stale_after) for p in placed]
+    return [AssetOut.of(p, site=state.site, now=now) for p in placed]
 
 
 def _matching_ids(store: Store, q: str, asset_type: str | None, department: str | None,
                   status: str | None) -> set[str]:
-    ids: set[str] = set()
-    while True:
-        page, total = store.search_assets(q, type=asset_type, department=department,
-                                          status=status, limit=5000, offset=len(ids))
-        ids.update(a.id for a in page)
-        if not page or len(ids) >= total:
-            return ids
+    return {a.id for a in all_assets(store, q, type=asset_type, department=department,
+                                     status=status, page=5000)}
 
 
 @router.get("/assets", response_model=AssetList, summary="Search assets")
 async def list_assets(
     principal: PorterDep,
     state: StateDep,
+    store: StoreDep,
     q: Annotated[str | None, Query(max_length=200, description=(
         "text in the id, name, serial number, barcode, GIAI or model (case-insensitive)"))
     ] = None,
@@ -82,7 +76,6 @@ async def list_assets(
     store pages the registry; with ``state`` the filter runs on the registry snapshot (at most
     60 s old) and the text part still in the store.
     """
-    store = require_store(state)
     text = q.strip() if q and q.strip() else None
     asset_type = type
     if type is not None:
@@ -112,9 +105,10 @@ async def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset")
-async def get_asset(principal: PorterDep, state: StateDep, asset_id: AssetId) -> AssetOut:
-    """The asset with its paired tags, state and current location (404 when unknown)."""
-    require_store(state)
+async def get_asset(principal: PorterDep, state: StateDep, store: StoreDep,
+                    asset_id: AssetId) -> AssetOut:
+    """The asset with its paired tags, state and current location (404 when unknown; 503
+    while the database, which knows the registry, is not open)."""
     asset, fix = await where(state, asset_id)
     if asset is None:
         raise NotFoundError(f"no asset {asset_id!r}")
@@ -136,6 +130,7 @@ def _trail(store: Store, asset_id: str, t0: float, t1: float, limit: int) -> lis
 async def trail(
     principal: PorterDep,
     state: StateDep,
+    store: StoreDep,
     asset_id: AssetId,
     t0: Annotated[float | None, Query(alias="from", ge=0, allow_inf_nan=False,
                                       description="start, Unix seconds (default: 8 h ago)")
@@ -154,8 +149,7 @@ async def trail(
         raise invalid("query", "from", "must be before 'to'", t0)
     if end - start > MAX_TRAIL_SPAN_S:
         raise invalid("query", "from", "the trail may span at most 31 days", t0)
-    asset = await _asset(state, asset_id)
-    store = require_store(state)
+    asset = await _asset(store, asset_id)
     fixes = await asyncio.to_thread(_trail, store, asset.id, start, end, limit)
     now = time.time()
     items = [LocationOut.of(f, now, site=state.site) for f in fixes[:limit]]

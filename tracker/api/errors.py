@@ -9,7 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from tracker.store.base import StoreError, StoreUnavailableError, UnknownAssetError
+from tracker.store.base import (
+    ConflictError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownAssetError,
+)
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -18,6 +23,7 @@ __all__ = [
     "NotFoundError",
     "UnavailableError",
     "install_error_handlers",
+    "status_of",
 ]
 
 log = logging.getLogger("sporing.api")
@@ -61,29 +67,42 @@ class UnavailableError(ApiError):
     status = 503
 
 
-def _json(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+def status_of(exc: ApiError | StoreError) -> tuple[int, str]:
+    """The HTTP status and the detail to show for a domain or store error.
+
+    The one table every renderer uses (JSON here, ``OperationOutcome`` for FHIR): an
+    :class:`ApiError` its own status, an unknown asset 404, a write conflict 409, an
+    unreachable database 503 and any other store failure 500. Store failures are logged here
+    and shown with a generic detail (their text may name database internals).
+
+    Args:
+        exc: The error.
+
+    Returns:
+        ``(status, detail)``.
+    """
+    if isinstance(exc, ApiError):
+        return exc.status, exc.detail
+    if isinstance(exc, UnknownAssetError):
+        return 404, str(exc).strip("'\"")
+    if isinstance(exc, ConflictError):
+        log.warning("store conflict: %s", exc)
+        return 409, "the change conflicts with stored data"
+    if isinstance(exc, StoreUnavailableError):
+        log.warning("database unavailable: %s", exc)
+        return 503, "the database is unavailable; retry shortly"
+    log.error("store error: %s", exc)
+    return 500, "storage error"
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map domain and store errors to HTTP errors (never a bare 500 for expected failures)."""
+    """Map domain and store errors to HTTP errors with :func:`status_of` (never a bare 500
+    for expected failures)."""
 
-    async def api_error(_req: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
-        return _json(exc.status, exc.detail)
+    async def handle(_req: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError | StoreError)
+        status, detail = status_of(exc)
+        return JSONResponse({"detail": detail}, status_code=status)
 
-    async def unknown_asset(_req: Request, exc: Exception) -> JSONResponse:
-        return _json(404, str(exc).strip("'\""))
-
-    async def store_unavailable(_req: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        return _json(503, "the database is unavailable; retry shortly")
-
-    async def store_error(_req: Request, exc: Exception) -> JSONResponse:
-        log.error("store error: %s", exc)
-        return _json(500, "storage error")
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(UnknownAssetError, unknown_asset)
-    app.add_exception_handler(StoreUnavailableError, store_unavailable)
-    app.add_exception_handler(StoreError, store_error)
+    app.add_exception_handler(ApiError, handle)
+    app.add_exception_handler(StoreError, handle)

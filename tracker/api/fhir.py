@@ -23,14 +23,14 @@ from pydantic import BaseModel, ConfigDict
 from tracker import fhir
 from tracker.api import snapshots
 from tracker.api.deps import StateDep, StoreDep
-from tracker.api.errors import ApiError
+from tracker.api.errors import ApiError, status_of
 from tracker.api.security import PorterDep
 from tracker.api.state import AppState
 from tracker.assets import Asset
 from tracker.fhir import FhirError, LocationIndex, Resource, Token
-from tracker.lookup import Locations
+from tracker.lookup import Locations, Registry
 from tracker.records import FixRecord
-from tracker.store.base import Store, StoreError, StoreUnavailableError
+from tracker.store.base import Store, StoreError, all_assets
 
 __all__ = ["router"]
 
@@ -43,7 +43,7 @@ _LOCATION_PARAMS = {"partof", "type", "name", "name:exact", "name:contains", "id
                     *_PAGING}
 _OR_LIST = re.compile(r"(?<!\\),")
 _ISSUE_OF_STATUS = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
-                    503: "transient"}
+                    409: "conflict", 500: "exception", 503: "transient"}
 
 
 class FhirResponse(JSONResponse):
@@ -65,6 +65,10 @@ def _outcome(status: int, code: str, diagnostics: str, expression: str | None = 
                         status_code=status, headers=headers)
 
 
+def _issue(status: int) -> str:
+    return _ISSUE_OF_STATUS.get(status, "processing")
+
+
 class _FhirRoute(APIRoute):
     """Renders every error of a FHIR endpoint (validation, auth, domain) as OperationOutcome."""
 
@@ -81,16 +85,11 @@ class _FhirRoute(APIRoute):
             except FhirError as exc:
                 return _outcome(exc.status, exc.code, exc.diagnostics, exc.expression)
             except HTTPException as exc:
-                return _outcome(exc.status_code, _ISSUE_OF_STATUS.get(exc.status_code,
-                                                                      "processing"),
-                                str(exc.detail), headers=exc.headers)
-            except ApiError as exc:
-                return _outcome(exc.status, _ISSUE_OF_STATUS.get(exc.status, "processing"),
-                                exc.detail)
-            except StoreUnavailableError:
-                return _outcome(503, "transient", "the database is unavailable; retry shortly")
-            except StoreError:
-                return _outcome(500, "exception", "storage error")
+                return _outcome(exc.status_code, _issue(exc.status_code), str(exc.detail),
+                                headers=exc.headers)
+            except (ApiError, StoreError) as exc:
+                status, detail = status_of(exc)
+                return _outcome(status, _issue(status), detail)
 
         return route
 
@@ -144,10 +143,6 @@ def _locations(state: AppState) -> LocationIndex:
         index = LocationIndex(state.site)
         state.cache["fhir:locations"] = index
     return index
-
-
-def _stale_after_s(state: AppState) -> float:
-    return state.states.stale_after_s
 
 
 def _page(request: Request, url: str, found: Sequence[tuple[str, Resource]], total: int,
@@ -215,78 +210,76 @@ async def search_locations(
 # ----------------------------------------------------------------------------- Device
 def _device(state: AppState, asset: Asset, fix: FixRecord | None, now: float) -> Resource:
     return fhir.device(asset, fix, now=now, locations=_locations(state),
-                       stale_after_s=_stale_after_s(state))
+                       stale_after_s=state.states.stale_after_s)
 
 
-def _all_assets(store: Store, **filters: Any) -> list[Asset]:
-    out: list[Asset] = []
-    while True:
-        page, total = store.search_assets(limit=1000, offset=len(out), **filters)
-        out.extend(page)
-        if not page or len(out) >= total:
-            return out
-
-
-def _by_identifier(store: Store, token: Token) -> set[str]:
+def _by_identifier(store: Store, reg: Registry, token: Token) -> dict[str, Asset]:
+    """The assets with this identifier: asset id and tag from the registry snapshot; GIAI and
+    barcode through the store's text search (then compared exactly)."""
     if token.code is None:
         raise FhirError(400, "not-supported", "identifier needs a value", "identifier")
     code, system = token.code, token.system
-    out: set[str] = set()
-    if system in (None, fhir.ASSET_SYSTEM) and store.get_asset(code) is not None:
-        out.add(code)
+    out: dict[str, Asset] = {}
+    if system in (None, fhir.ASSET_SYSTEM) and code in reg.by_id:
+        out[code] = reg.by_id[code]
     if system in (None, fhir.TAG_SYSTEM):
-        asset = store.asset_for_tag(code)
-        if asset is not None:
-            out.add(asset)
+        paired = reg.by_tag.get(code)
+        if paired is not None:
+            out[paired] = reg.by_id[paired]
     if system in (None, fhir.GIAI_SYSTEM, fhir.BARCODE_SYSTEM):
-        for a in _all_assets(store, text=code):
-            if system in (None, fhir.GIAI_SYSTEM) and a.giai == code:
-                out.add(a.id)
-            if system in (None, fhir.BARCODE_SYSTEM) and a.barcode == code:
-                out.add(a.id)
+        for a in all_assets(store, text=code):
+            if ((system in (None, fhir.GIAI_SYSTEM) and a.giai == code)
+                    or (system in (None, fhir.BARCODE_SYSTEM) and a.barcode == code)):
+                out[a.id] = reg.by_id.get(a.id, a)
     return out
 
 
-def _at_location(state: AppState, loc: Locations, location_id: str, now: float) -> set[str]:
+def _at_location(state: AppState, reg: Registry, loc: Locations, location_id: str,
+                 now: float) -> dict[str, Asset]:
+    """The assets a recent fix places in the room or (between rooms) on the level; the
+    caller still checks each Device's own location."""
     plan = _locations(state).plan_id(location_id)
     if plan is None or plan[0] not in ("room", "level"):
-        return set()  # Devices reference rooms (else levels) only
+        return {}  # Devices reference rooms (else levels) only
     kind, raw = plan
-    since = now - _stale_after_s(state)
+    since = now - state.states.stale_after_s
     fixes: Sequence[FixRecord]
     if kind == "room":
         fixes = loc.by_room.get(raw, ())
     else:  # only fixes between rooms point at the level
         fixes = [f for f in loc.by_level.get(raw, ())
                  if f.room is None or not state.site.has_room(f.room)]
-    return {f.asset for f in fixes if f.asset is not None and f.ts >= since}
+    ids = reg.asset_ids(f for f in fixes if f.ts >= since)
+    return {aid: reg.by_id[aid] for aid in ids if aid in reg.by_id}
 
 
-def _search_devices(state: AppState, store: Store, loc: Locations, *, identifier: Token | None,
-                    type: Token | None, location: str | None, count: int, offset: int,
-                    now: float) -> tuple[list[Resource], int]:
+def _search_devices(state: AppState, store: Store, reg: Registry, loc: Locations, *,
+                    identifier: Token | None, type: Token | None, location: str | None,
+                    count: int, offset: int, now: float) -> tuple[list[Resource], int]:
     if type is not None and type.system not in (None, fhir.ASSET_TYPE_SYSTEM):
         return [], 0
     asset_type = None if type is None else type.code
     if identifier is None and location is None:
-        if type is not None and asset_type is None:  # "urn:sporing:asset-type|": any type
-            assets = [a for a in _all_assets(store) if a.type is not None]
-            page, total = assets[offset:offset + count], len(assets)
+        assets: Sequence[Asset]
+        if type is None:
+            assets = reg.assets
+        elif asset_type is None:  # "urn:sporing:asset-type|": any type
+            assets = [a for a in reg.assets if a.type is not None]
         else:
-            page, total = store.search_assets(type=asset_type, limit=count, offset=offset)
-        return [_device(state, a, loc.of_asset(a), now) for a in page], total
-    ids: set[str] | None = None
+            assets = reg.by_type.get(asset_type, ())
+        return ([_device(state, a, loc.of_asset(a), now) for a in assets[offset:offset + count]],
+                len(assets))
+    found: dict[str, Asset] | None = None
     if identifier is not None:
-        ids = _by_identifier(store, identifier)
+        found = _by_identifier(store, reg, identifier)
     if location is not None:
-        here = _at_location(state, loc, location, now)
-        ids = here if ids is None else ids & here
-    assert ids is not None
+        here = _at_location(state, reg, loc, location, now)
+        found = here if found is None else {k: a for k, a in found.items() if k in here}
+    assert found is not None
     devices = []
-    for aid in sorted(ids):
-        a = store.get_asset(aid)
-        if a is None or (type is not None and (a.type is None or asset_type not in
-                                               (None, a.type))):
+    for aid in sorted(found):
+        a = found[aid]
+        if type is not None and (a.type is None or asset_type not in (None, a.type)):
             continue
         d = _device(state, a, loc.of_asset(a), now)
         if location is None or d.get("location", {}).get("reference") == \
@@ -323,11 +316,12 @@ async def search_devices(
     where = None if loc is None else fhir.parse_reference(loc, "location")
     by_id, by_type = _token(identifier, "identifier"), _token(type, "type")
     n = min(count, MAX_COUNT)
+    reg = await snapshots.registry(state)
     fixes = await snapshots.locations(state)
 
     def run() -> tuple[list[Resource], int]:
-        return _search_devices(state, store, fixes, identifier=by_id, type=by_type, location=where,
-                               count=n, offset=offset, now=time.time())
+        return _search_devices(state, store, reg, fixes, identifier=by_id, type=by_type,
+                               location=where, count=n, offset=offset, now=time.time())
 
     devices, total = await asyncio.to_thread(run)
     base = _base(request)

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Path, Response
 from shapely.geometry import mapping
 
+from floorplans.geojson import rounded
 from floorplans.model import Site
 from floorplans.render import level_projection
 from tracker.api.deps import StateDep
@@ -55,21 +56,13 @@ async def floorplan_svg(principal: PorterDep, state: StateDep, level_id: LevelId
                     headers={"Cache-Control": "public, max-age=300"})
 
 
-def _rounded(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return round(obj, 3)
-    if isinstance(obj, (list, tuple)):
-        return [_rounded(v) for v in obj]
-    return obj
-
-
 def level_geojson(site: Site, level_id: str) -> dict[str, Any]:
     """The rooms of a level as a GeoJSON FeatureCollection in site metres (x east, y north;
     not WGS84, so the collection carries no ``crs``), with the level as a foreign member."""
     lv = site.level(level_id)
     features = [{"type": "Feature", "id": r.id,
                  "geometry": {"type": "Polygon",
-                              "coordinates": _rounded(mapping(r.polygon)["coordinates"])},
+                              "coordinates": rounded(mapping(r.polygon)["coordinates"])},
                  "properties": {"id": r.id, "name": r.name, "category": r.category,
                                 "department": r.department}}
                 for r in site.rooms_on(level_id)]

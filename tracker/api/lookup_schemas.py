@@ -45,11 +45,12 @@ class AssetOut(BaseModel):
     location: LocationOut | None
 
     @classmethod
-    def of(cls, p: Placed, *, site: Site, now: float, stale_after_s: float) -> AssetOut:
-        """From an asset placed by :class:`tracker.lookup.Fleet`."""
+    def of(cls, p: Placed, *, site: Site, now: float) -> AssetOut:
+        """From an asset placed by :class:`tracker.lookup.Fleet` (or
+        :func:`tracker.lookup.place`) at ``now``; the location's ``stale`` is the placing's."""
         a = p.asset
-        loc = None if p.fix is None else LocationOut.of(p.fix, now, site=site,
-                                                        stale_after_s=stale_after_s)
+        loc = None if p.fix is None else LocationOut.of(p.fix, now, site=site).model_copy(
+            update={"stale": p.stale})
         return cls(id=a.id, name=a.name, type=a.type, model=a.model, serial=a.serial,
                    department=a.department, status=a.status, home_room=a.home_room,
                    next_maintenance=a.next_maintenance, tags=list(a.tags), state=p.state,

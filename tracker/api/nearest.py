@@ -76,9 +76,7 @@ async def nearest(
                           walking_speed_m_s=wf.walking_speed_m_s, items=[])
     ranked, routes = await asyncio.to_thread(_rank, fl, wf, asset_type, from_room, limit,
                                              include_unavailable)
-    stale_after = state.states.stale_after_s
-    items = [NearestItem(asset=AssetOut.of(c.placed, site=site, now=fl.now,
-                                           stale_after_s=stale_after),
+    items = [NearestItem(asset=AssetOut.of(c.placed, site=site, now=fl.now),
                          distance_m=c.distance_m, walk_s=c.walk_s, route=route)
              for c, route in zip(ranked.items, routes, strict=True)]
     return NearestOut(from_room=room, type=asset_type, total=ranked.total,

@@ -41,7 +41,8 @@ class ReportMeta(BaseModel):
     to: str | None = Field(default=None, description="Window end, exclusive")
     generated_at: str
     rollup_refreshed_to: str | None = Field(
-        default=None, description="The rollup covers time up to here (null: never refreshed)")
+        default=None, description="The rollup covers time up to here (null: never refreshed, "
+                                  "or a report that does not read it: rooms and the worklists)")
     params: dict[str, Any] = Field(default_factory=dict, description="The filters applied")
 
     model_config = {"populate_by_name": True}

@@ -13,39 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from tracker.api import snapshots
 from tracker.api.deps import StateDep, StoreDep
 from tracker.api.report_schemas import (
     FleetOut,
-    FleetRowOut,
     ForecastOut,
-    ForecastRowOut,
     GroupsOut,
     IdleOut,
-    IdleRowOut,
     MaintenanceOut,
-    MaintenanceRowOut,
     MissingOut,
-    MissingRowOut,
-    MoveOut,
     ReportMeta,
     RoomTimeOut,
-    RoomTimeRowOut,
     UtilizationOut,
-    UtilizationRowOut,
 )
 from tracker.api.security import BiomedDep
 from tracker.api.validation import invalid
-from tracker.availability import AssetState
-from tracker.reports.export import Record, to_csv
-from tracker.reports.periods import DEFAULT_TZ, zone
+from tracker.reports.export import Row, json_of, to_csv
+from tracker.reports.periods import DEFAULT_TZ, iso_local, zone
 from tracker.reports.rollup import rollup_info
 from tracker.store.base import Store
 
@@ -69,6 +62,8 @@ FormatQ = Annotated[Literal["json", "csv"], Query(description="json, or csv to d
 TzQ = Annotated[str, Query(max_length=64, description="IANA time zone of dates and hours")]
 
 T = TypeVar("T")
+Out = TypeVar("Out", bound=BaseModel)
+Window = tuple[float, float]
 
 
 def _parse(name: str, text: str, tz: str, *, end: bool) -> float:
@@ -88,7 +83,7 @@ def _zone(tz: str) -> str:
     return tz
 
 
-def _window(t_from: str | None, t_to: str | None, tz: str) -> tuple[float, float]:
+def _window(t_from: str | None, t_to: str | None, tz: str) -> Window:
     """Epoch window of the ``from``/``to`` parameters (422 naming the one at fault)."""
     _zone(tz)
     now = time.time()
@@ -102,9 +97,12 @@ def _window(t_from: str | None, t_to: str | None, tz: str) -> tuple[float, float
     return t0, t1
 
 
-_FIELDS = {"by": "by", "period": "period", "to": "to", "from": "from", "tz": "tz",
-           "days": "days", "hours": "hours", "start_room": "start_room", "weeks": "weeks",
-           "alpha": "alpha", "quantile": "quantile", "shortage_min_s": "shortage_min"}
+#: Query parameters whose report function argument is named differently.
+_ARGS = {"shortage_min": "shortage_min_s"}
+#: Field named by a report's ValueError -> the query parameter to name in the 422.
+_FIELDS = {**{name: name for name in (
+    "by", "period", "to", "from", "tz", "days", "hours", "start_room", "weeks", "alpha",
+    "quantile")}, **{arg: query for query, arg in _ARGS.items()}}
 
 
 def _as_422(exc: ValueError) -> RequestValidationError:
@@ -123,33 +121,59 @@ async def _run(fn: Callable[[], T]) -> T:
         raise _as_422(exc) from None
 
 
-def _iso(ts: float | None, tz: str) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec="seconds")
-
-
-def _meta(store: Store, report: str, tz: str, t0: float | None = None,
-          t1: float | None = None, **params: Any) -> ReportMeta:
-    _, mark = rollup_info(store)
+def _meta(store: Store, report: str, tz: str, window: Window | None,
+          params: Mapping[str, Any], *, rollup: bool) -> ReportMeta:
+    mark = rollup_info(store)[1] if rollup else None
+    t0, t1 = window or (None, None)
     return ReportMeta.model_validate({
-        "report": report, "tz": tz, "from": _iso(t0, tz), "to": _iso(t1, tz),
-        "generated_at": _iso(time.time(), tz) or "", "rollup_refreshed_to": _iso(mark, tz),
+        "report": report, "tz": tz, "from": iso_local(t0, tz), "to": iso_local(t1, tz),
+        "generated_at": iso_local(time.time(), tz), "rollup_refreshed_to": iso_local(mark, tz),
         "params": {k: v for k, v in params.items() if v is not None}})
 
 
-def _csv(report: str, rows: Sequence[Record], columns: Sequence[str], tz: str,
-         t0: float | None = None, t1: float | None = None) -> Response:
-    if t0 is not None and t1 is not None:
-        z = zone(tz)
+def _csv(report: str, rows: Sequence[Row], columns: Sequence[str], tz: str,
+         window: Window | None) -> Response:
+    z = zone(tz)
+    if window is not None:
+        t0, t1 = window
         last = dt.datetime.fromtimestamp(t1 - 1e-6, z).date()
         span = f"{dt.datetime.fromtimestamp(t0, z).date():%Y%m%d}-{last:%Y%m%d}"
     else:
-        span = f"{dt.datetime.now(zone(tz)).date():%Y%m%d}"
+        span = f"{dt.datetime.now(z).date():%Y%m%d}"
     name = f"sporing-{report}-{span}.csv"
     return Response(to_csv(rows, columns, tz).encode("utf-8"),
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def _answer(
+    store: Store, report: str, out: type[Out], *, format: str, tz: str,
+    params: Mapping[str, Any], rows: Callable[..., Any], columns: Sequence[str],
+    window: Window | None = None, rollup: bool = False,
+    csv_rows: Callable[[Sequence[Any]], Sequence[Row]] | None = None,
+) -> Out | Response:
+    """One report's answer: ``rows(**params)`` (query names mapped by ``_ARGS``) and the meta
+    in one worker thread, then CSV (``csv_rows`` of the rows, default the rows themselves)
+    or ``out`` with each row's JSON form.
+
+    ``rows`` returns the rows, or a mapping of the response's lists (``{"rows": ...,
+    "moves": ...}``). ``rollup``: the report reads the rollup, so the meta says how far it
+    reaches (the worklists and rooms read current data: null).
+    """
+
+    def work() -> tuple[Mapping[str, Sequence[Any]], ReportMeta | None]:
+        got = rows(**{_ARGS.get(k, k): v for k, v in params.items()})
+        lists = got if isinstance(got, Mapping) else {"rows": got}
+        meta = None if format == "csv" else _meta(store, report, tz, window, params,
+                                                  rollup=rollup)
+        return lists, meta
+
+    lists, meta = await _run(work)
+    if format == "csv":
+        flat = csv_rows(lists["rows"]) if csv_rows is not None else lists["rows"]
+        return _csv(report, flat, columns, tz, window)
+    return out.model_validate({"meta": meta, **{k: [json_of(r, tz) for r in v]
+                                                for k, v in lists.items()}})
 
 
 # ---------------------------------------------------------------------------- time reports
@@ -171,23 +195,12 @@ async def utilization_report(
     from tracker.reports.utilization import UtilizationRow, utilization
 
     t0, t1 = _window(t_from, t_to, tz)
-    rows = await _run(lambda: utilization(store, t0, t1, by=by, period=period, type=type,
-                                          department=department, asset=asset, tz=tz))
-    if format == "csv":
-        return _csv("utilization", rows, UtilizationRow.COLUMNS, tz, t0, t1)
-    meta = await asyncio.to_thread(_meta, store, "utilization", tz, t0, t1, by=by,
-                                   period=period, type=type, department=department,
-                                   asset=asset)
-    out = []
-    for r in rows:
-        rec = r.to_record(tz)
-        out.append(UtilizationRowOut(
-            period=r.period, period_start=rec["period_start"], asset=r.asset, type=r.type,
-            department=r.department, hours=rec["hours"],
-            pct={s.value: rec[f"pct_{s.value}"] for s in AssetState},
-            hours_by_state={s.value: rec[f"hours_{s.value}"] for s in AssetState},
-            uses=r.uses, mean_use_min=rec["mean_use_min"]))
-    return UtilizationOut(meta=meta, rows=out)
+    return await _answer(
+        store, "utilization", UtilizationOut, format=format, tz=tz, window=(t0, t1),
+        rollup=True, columns=UtilizationRow.COLUMNS,
+        rows=functools.partial(utilization, store, t0, t1, tz=tz),
+        params={"by": by, "period": period, "type": type, "department": department,
+                "asset": asset})
 
 
 @router.get("/fleet", response_model=FleetOut, responses=_CSV,
@@ -205,13 +218,10 @@ async def fleet_report(
     from tracker.reports.fleet import FleetRow, fleet
 
     t0, t1 = _window(t_from, t_to, tz)
-    rows = await _run(lambda: fleet(store, t0, t1, type=type, department=department,
-                                    shortage_min_s=shortage_min, tz=tz))
-    if format == "csv":
-        return _csv("fleet", rows, FleetRow.COLUMNS, tz, t0, t1)
-    meta = await asyncio.to_thread(_meta, store, "fleet", tz, t0, t1, type=type,
-                                   department=department, shortage_min=shortage_min)
-    return FleetOut(meta=meta, rows=[FleetRowOut.model_validate(r.to_json(tz)) for r in rows])
+    return await _answer(
+        store, "fleet", FleetOut, format=format, tz=tz, window=(t0, t1), rollup=True,
+        columns=FleetRow.COLUMNS, rows=functools.partial(fleet, store, t0, t1, tz=tz),
+        params={"type": type, "department": department, "shortage_min": shortage_min})
 
 
 @router.get("/rooms", response_model=RoomTimeOut, responses=_CSV,
@@ -229,13 +239,10 @@ async def rooms_report(
     t0, t1 = _window(t_from, t_to, tz)
     if level is not None and not state.site.has_level(level):
         raise invalid("query", "level", f"unknown level {level!r}", level)
-    rows = await _run(lambda: room_time(store, state.site, t0, t1, type=type,
-                                        department=department, level=level))
-    if format == "csv":
-        return _csv("rooms", rows, RoomTimeRow.COLUMNS, tz, t0, t1)
-    meta = await asyncio.to_thread(_meta, store, "rooms", tz, t0, t1, type=type,
-                                   department=department, level=level)
-    return RoomTimeOut(meta=meta, rows=[RoomTimeRowOut(**r.to_record(tz)) for r in rows])
+    return await _answer(
+        store, "rooms", RoomTimeOut, format=format, tz=tz, window=(t0, t1),
+        columns=RoomTimeRow.COLUMNS, rows=functools.partial(room_time, store, state.site, t0, t1),
+        params={"type": type, "department": department, "level": level})
 
 
 # ---------------------------------------------------------------------------- worklists
@@ -251,13 +258,10 @@ async def idle_report(
     from tracker.reports.worklists import IdleRow, idle
 
     _zone(tz)
-    rows = await _run(lambda: idle(store, state.site, days=days, type=type,
-                                   department=department, state_map=state.states))
-    if format == "csv":
-        return _csv("idle", rows, IdleRow.COLUMNS, tz)
-    meta = await asyncio.to_thread(_meta, store, "idle", tz, days=days, type=type,
-                                   department=department)
-    return IdleOut(meta=meta, rows=[IdleRowOut(**r.to_record(tz)) for r in rows])
+    return await _answer(
+        store, "idle", IdleOut, format=format, tz=tz, columns=IdleRow.COLUMNS,
+        rows=functools.partial(idle, store, state.site, state_map=state.states),
+        params={"days": days, "type": type, "department": department})
 
 
 @router.get("/missing", response_model=MissingOut, responses=_CSV, summary="Missing equipment")
@@ -272,13 +276,10 @@ async def missing_report(
     from tracker.reports.worklists import MissingRow, missing
 
     _zone(tz)
-    rows = await _run(lambda: missing(store, state.site, hours=hours, type=type,
-                                      department=department))
-    if format == "csv":
-        return _csv("missing", rows, MissingRow.COLUMNS, tz)
-    meta = await asyncio.to_thread(_meta, store, "missing", tz, hours=hours, type=type,
-                                   department=department)
-    return MissingOut(meta=meta, rows=[MissingRowOut(**r.to_record(tz)) for r in rows])
+    return await _answer(
+        store, "missing", MissingOut, format=format, tz=tz, columns=MissingRow.COLUMNS,
+        rows=functools.partial(missing, store, state.site),
+        params={"hours": hours, "type": type, "department": department})
 
 
 @router.get("/maintenance", response_model=MaintenanceOut, responses=_CSV,
@@ -297,15 +298,13 @@ async def maintenance_report(
 
     _zone(tz)
     graph = (await snapshots.wayfinder(state)).graph  # the lookup's graph, built once
-    rows = await _run(lambda: maintenance(store, state.site, days=days, start_room=start_room,
-                                          type=type, department=department, graph=graph,
-                                          state_map=state.states, tz=tz))
-    if format == "csv":
-        return _csv("maintenance", rows, MaintenanceRow.COLUMNS, tz)
-    meta = await asyncio.to_thread(_meta, store, "maintenance", tz, days=days, type=type,
-                                   department=department, start_room=start_room)
-    return MaintenanceOut(meta=meta,
-                          rows=[MaintenanceRowOut(**r.to_record(tz)) for r in rows])
+    return await _answer(
+        store, "maintenance", MaintenanceOut, format=format, tz=tz,
+        columns=MaintenanceRow.COLUMNS,
+        rows=functools.partial(maintenance, store, state.site, graph=graph,
+                               state_map=state.states, tz=tz),
+        params={"days": days, "type": type, "department": department,
+                "start_room": start_room})
 
 
 # ---------------------------------------------------------------------------- forecast
@@ -320,48 +319,24 @@ async def forecast_report(
 ) -> Any:
     """Concurrent in-use demand per type and owning department for each hour of the next 7
     days (hour-of-week profile with exponential smoothing over past weeks, and a planning
-    quantile), and moves from departments with a surplus to those heading for a shortage.
-    The CSV has one line per group and hour."""
-    from tracker.reports.forecast import forecast, holdings, suggest_moves
+    quantile), and moves from departments with a surplus to those heading for a shortage
+    (every department is weighed; ``department`` keeps its rows and the moves into or out of
+    it). The CSV has one line per group and hour."""
+    from tracker.reports.forecast import ForecastRow, forecast_with_moves
 
     _zone(tz)
 
-    def work() -> tuple[Any, Any]:
-        rows = forecast(store, type=type, department=department, weeks=weeks,
-                        quantile=quantile, tz=tz)
-        moves = suggest_moves(rows, holdings(store, state.site, state_map=state.states),
-                              tz=tz)
-        return rows, moves
+    def rows(**params: Any) -> dict[str, Any]:
+        got, moves = forecast_with_moves(store, state.site, state_map=state.states, tz=tz,
+                                         **params)
+        return {"rows": got, "moves": moves}
 
-    rows, moves = await _run(work)
-    if format == "csv":
-        return _csv("forecast", [_HourRecord(rec) for r in rows for rec in r.records(tz)],
-                    _HourRecord.COLUMNS, tz)
-    meta = await asyncio.to_thread(_meta, store, "forecast", tz, type=type,
-                                   department=department, weeks=weeks, quantile=quantile)
-    return ForecastOut(
-        meta=meta,
-        rows=[ForecastRowOut(type=r.type, department=r.department, weeks=r.weeks,
-                             peak_plan=r.peak_plan, peak_at=_iso(r.peak_at, tz),
-                             hours=[_iso(h, tz) or "" for h in r.hours], mean=list(r.mean),
-                             plan=list(r.plan)) for r in rows],
-        moves=[MoveOut(type=m.type, units=m.units, from_department=m.from_department,
-                       to_department=m.to_department, before=_iso(m.before, tz) or "",
-                       need=m.need, holds=m.holds, text={"en": m.text_en, "no": m.text_no})
-               for m in moves])
-
-
-class _HourRecord:
-    """One forecast hour as a CSV record."""
-
-    COLUMNS: ClassVar[tuple[str, ...]] = ("type", "department", "hour", "mean", "plan")
-
-    def __init__(self, rec: dict[str, Any]) -> None:
-        self._rec = rec
-
-    def to_record(self, tz: str) -> dict[str, Any]:
-        del tz
-        return self._rec
+    return await _answer(
+        store, "forecast", ForecastOut, format=format, tz=tz, rollup=True,
+        columns=ForecastRow.COLUMNS, rows=rows,
+        csv_rows=lambda got: [rec for r in got for rec in r.records(tz)],
+        params={"type": type, "department": department, "weeks": weeks,
+                "quantile": quantile})
 
 
 @router.get("/groups", response_model=GroupsOut, summary="Types and departments to filter by")

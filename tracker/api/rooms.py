@@ -86,7 +86,5 @@ async def room_contents(principal: PorterDep, state: StateDep,
     room = _room(state, room_id)
     fl = await fleet(state)
     placed = await asyncio.to_thread(fl.in_room, room.id)
-    stale_after = state.states.stale_after_s
-    items = [AssetOut.of(p, site=state.site, now=fl.now, stale_after_s=stale_after)
-             for p in placed]
+    items = [AssetOut.of(p, site=state.site, now=fl.now) for p in placed]
     return RoomContentsOut(room=RoomOut.of(room, state.site), count=len(items), items=items)

@@ -30,12 +30,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from tracker.api.deps import get_store
 from tracker.api.errors import UnavailableError
 from tracker.api.state import AppState
 from tracker.assets import Asset
 from tracker.lookup import Fleet, Locations, Registry, Wayfinder
 from tracker.records import FixRecord
-from tracker.store.base import Store
+from tracker.store.base import Store, all_assets
 
 __all__ = [
     "LOCATIONS_TTL_S",
@@ -44,7 +45,6 @@ __all__ = [
     "invalidate_registry",
     "locations",
     "registry",
-    "require_store",
     "wayfinder",
     "where",
 ]
@@ -107,13 +107,6 @@ async def _cached(state: AppState, key: str, ttl_s: float,
     return await asyncio.shield(task)
 
 
-def require_store(state: AppState) -> Store:
-    """The store, or :class:`UnavailableError` (503) while it is not open."""
-    if state.store is None:
-        raise UnavailableError("the asset registry (database) is not open yet")
-    return state.store
-
-
 async def wayfinder(state: AppState) -> Wayfinder:
     """The site's walking graph, built on first use (in a worker thread) and kept."""
     site = state.site
@@ -122,17 +115,16 @@ async def wayfinder(state: AppState) -> Wayfinder:
 
 
 def _load_registry(store: Store) -> Registry:
-    assets: list[Asset] = []
-    while True:
-        page, total = store.search_assets(limit=_PAGE, offset=len(assets))
-        assets.extend(page)
-        if not page or len(assets) >= total:
-            return Registry.of(assets)
+    return Registry.of(all_assets(store, page=_PAGE))
 
 
 async def registry(state: AppState) -> Registry:
-    """The asset registry snapshot (reloaded every :data:`REGISTRY_TTL_S`)."""
-    store = require_store(state)
+    """The asset registry snapshot (reloaded every :data:`REGISTRY_TTL_S`).
+
+    Raises:
+        UnavailableError: The store is not open (503).
+    """
+    store = get_store(state)
     return await _cached(state, "lookup:registry", REGISTRY_TTL_S,
                          lambda _old: asyncio.to_thread(_load_registry, store))
 

@@ -8,6 +8,7 @@
     sporing report idle         [--days 7]
     sporing report missing      [--hours 24]
     sporing report maintenance  [--days 14 --start-room R]
+    sporing report forecast     [--type --department --weeks 8 --quantile 0.9] [--moves]
 
 Common options: ``--database URL`` (default ``$SPORING_DATABASE_URL``), ``--floorplan F``
 (default: the sample hospital), ``--format csv|json``, ``--output FILE``, ``--tz``. Dates are
@@ -23,9 +24,9 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["parse_when", "register"]
+from tracker.reports.periods import DEFAULT_TZ
 
-_DEFAULT_TZ = "Europe/Oslo"
+__all__ = ["parse_when", "register"]
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -94,7 +95,7 @@ def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
                    help="database URL (default: $SPORING_DATABASE_URL)")
     p.add_argument("--floorplan", metavar="FILE", default="",
                    help="floor plan (native GeoJSON; default: the sample hospital)")
-    p.add_argument("--tz", default=_DEFAULT_TZ, help="local time zone (default Europe/Oslo)")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"local time zone (default {DEFAULT_TZ})")
     if output:
         p.add_argument("--format", choices=("csv", "json"), default="csv")
         p.add_argument("--output", "-o", metavar="FILE", default=None,
@@ -286,9 +287,10 @@ def _utilization(args: argparse.Namespace) -> int:
         t0, t1 = _window_of(args)
         _warn_coverage(store, t1)
         rows = utilization(store, t0, t1, by=args.by, period=args.period, type=args.type,
-                           department=args.department, asset=args.asset)
-        return _emit(args, rows, UtilizationRow.COLUMNS, report="utilization",
-                     by=args.by, period=args.period)
+                           department=args.department, asset=args.asset, tz=args.tz)
+        # Flat records in JSON too (one key per CSV column), as this command always wrote.
+        return _emit(args, [r.to_record(args.tz) for r in rows], UtilizationRow.COLUMNS,
+                     report="utilization", by=args.by, period=args.period)
 
     return _run(args, body)
 
@@ -300,7 +302,7 @@ def _fleet(args: argparse.Namespace) -> int:
         t0, t1 = _window_of(args)
         _warn_coverage(store, t1)
         rows = fleet(store, t0, t1, type=args.type, department=args.department,
-                     shortage_min_s=args.shortage_min)
+                     shortage_min_s=args.shortage_min, tz=args.tz)
         return _emit(args, rows, FleetRow.COLUMNS, report="fleet")
 
     return _run(args, body)

@@ -19,19 +19,16 @@ The recommendation is a sentence in English and in Norwegian (bokmål).
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import math
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from tracker.reports.periods import DEFAULT_TZ, ceil_hour, floor_hour, zone
-from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_info
+from tracker.reports.periods import DEFAULT_TZ, hour_of_week, iso_local
+from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_window
 from tracker.store.base import Store
 
 __all__ = ["FleetRow", "fleet", "percentile_nearest_rank", "recommendation", "type_names"]
@@ -76,8 +73,7 @@ class FleetRow:
         "type", "department", "owned", "hours", "peak", "p95", "mean_in_use", "spare",
         "shortage_hours", "recommendation_en", "recommendation_no",
         *(f"peak_h{h:02d}" for h in range(24)), *(f"p95_h{h:02d}" for h in range(24)),
-        *(f"peak_{w}" for w in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
-        *(f"p95_{w}" for w in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        *(f"peak_{w}" for w in _WEEKDAYS), *(f"p95_{w}" for w in _WEEKDAYS),
         "shortages")
 
     type: str
@@ -115,7 +111,7 @@ class FleetRow:
             rec[f"peak_{w}"] = self.peak_by_weekday[i]
         for i, w in enumerate(_WEEKDAYS):
             rec[f"p95_{w}"] = self.p95_by_weekday[i]
-        rec["shortages"] = " ".join(_iso_hour(t, tz) for t in self.shortages)
+        rec["shortages"] = " ".join(iso_local(t, tz, "minutes") for t in self.shortages)
         return rec
 
     def to_json(self, tz: str = DEFAULT_TZ) -> dict[str, Any]:
@@ -127,23 +123,19 @@ class FleetRow:
             "by_hour": {"peak": list(self.peak_by_hour), "p95": list(self.p95_by_hour)},
             "by_weekday": {"peak": list(self.peak_by_weekday),
                            "p95": list(self.p95_by_weekday)},
-            "shortages": [_iso_hour(t, tz) for t in self.shortages],
+            "shortages": [iso_local(t, tz, "minutes") for t in self.shortages],
             "recommendation": {"en": self.recommendation_en, "no": self.recommendation_no},
         }
 
 
-def _iso_hour(ts: float, tz: str) -> str:
-    return dt.datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec="minutes")
-
-
-def percentile_nearest_rank(values: Sequence[int], q: float) -> int:
+def percentile_nearest_rank(values: npt.ArrayLike, q: float) -> int:
     """The smallest value ``x`` of ``values`` with at least ``q`` % of them ``<= x``
-    (0 for no values)."""
-    if not values:
+    (0 for no values): the ``p95`` of the report."""
+    arr = np.asarray(values)
+    if arr.size == 0:
         return 0
-    s = sorted(values)
-    k = max(1, math.ceil(q / 100.0 * len(s)))
-    return s[k - 1]
+    k = max(1, math.ceil(q / 100.0 * arr.size))
+    return int(np.partition(arr, k - 1)[k - 1])
 
 
 def type_names(type_: str) -> tuple[str, str, str, str]:
@@ -207,23 +199,18 @@ def fleet(
         by_department: With ``department`` None, also list each department (False: only
             the all-department rows).
         shortage_min_s: Seconds without any available unit that make an hour a shortage.
-        tz: Time zone of the hour-of-day and weekday profiles (default: the rollup's).
+        tz: Time zone of the hour-of-day and weekday profiles (default: the rollup's; any
+            zone, see :func:`~tracker.reports.rollup.rollup_window`).
         now: The current time (default: the clock).
 
     Raises:
         ValueError: bad window (the message names the field).
     """
-    if not t1 > t0:
-        raise ValueError("to: must be after from")
     if shortage_min_s < 0:
         raise ValueError(f"shortage_min_s: must be >= 0, got {shortage_min_s!r}")
-    built_tz, _ = rollup_info(store)
-    tz = tz or built_tz or DEFAULT_TZ
-    zone(tz)
-    now = time.time() if now is None else now
-    lo, hi = floor_hour(t0), min(ceil_hour(t1), ceil_hour(now))
+    w = rollup_window(store, t0, t1, tz=tz, now=now)
     d = store.dialect
-    params: list[Any] = [d.to_db(lo), d.to_db(hi)]
+    params: list[Any] = [d.to_db(w.lo), d.to_db(w.hi)]
     where = d.equal_filters((("type", type),), params)
     if department is not None:
         where += f" AND department = {d.param}"
@@ -241,14 +228,15 @@ def fleet(
     cols = _Columns(np.asarray(us, dtype=np.int64) / 1e6, np.asarray(assets, dtype=np.int64),
                     np.asarray(top, dtype=np.int64), np.asarray(use_s, dtype=np.float64),
                     np.asarray(none_s, dtype=np.float64))
-    hod, wday = _local_hour_and_weekday(cols.hour, tz)
+    how = hour_of_week(cols.hour, w.tz)
+    hod, wday = how % 24, how // 24
     bounds = [0] + [i for i in range(1, len(rows))
                     if types[i] != types[i - 1] or depts[i] != depts[i - 1]] + [len(rows)]
     out: list[FleetRow] = []
     for a, b in itertools.pairwise(bounds):
         dept = depts[a]
         out.append(_row(types[a], None if dept == ALL_DEPARTMENTS else dept, cols, a, b,
-                        hod, wday, shortage_min_s, now))
+                        hod, wday, shortage_min_s, w.now))
     out.sort(key=lambda r: (r.type, r.department is not None, r.department or ""))
     return out
 
@@ -262,26 +250,6 @@ class _Columns:
     none_s: npt.NDArray[np.float64]
 
 
-def _local_hour_and_weekday(hours: npt.NDArray[np.float64], tz: str
-                            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Local hour of day and weekday (Monday 0) of each UTC hour start."""
-    z = zone(tz)
-    uniq, inverse = np.unique(hours, return_inverse=True)
-    hod = np.empty(len(uniq), dtype=np.int64)
-    wday = np.empty(len(uniq), dtype=np.int64)
-    for i, h in enumerate(uniq.tolist()):
-        t = dt.datetime.fromtimestamp(h, z)
-        hod[i], wday[i] = t.hour, t.weekday()
-    return hod[inverse], wday[inverse]
-
-
-def _nearest_rank(values: npt.NDArray[np.int64], q: float) -> int:
-    if values.size == 0:
-        return 0
-    k = max(1, math.ceil(q / 100.0 * values.size))
-    return int(np.partition(values, k - 1)[k - 1])
-
-
 def _row(typ: str, dept: str | None, c: _Columns, a: int, b: int,
          hod: npt.NDArray[np.int64], wday: npt.NDArray[np.int64], shortage_min_s: float,
          now: float) -> FleetRow:
@@ -291,14 +259,14 @@ def _row(typ: str, dept: str | None, c: _Columns, a: int, b: int,
     none_s = c.none_s[a:b]
     shortages = h[(none_s >= shortage_min_s) & (none_s > 0)]
     owned = int(c.assets[a:b].max())
-    peak, p95 = int(top.max()), _nearest_rank(top, 95.0)
+    peak, p95 = int(top.max()), percentile_nearest_rank(top, 95.0)
     en, no = recommendation(typ, dept, owned, p95, peak, int(shortages.size))
     return FleetRow(
         type=typ, department=dept, owned=owned, hours=b - a, peak=peak, p95=p95,
         mean_in_use=float(c.use_s[a:b].sum()) / elapsed if elapsed > 0 else 0.0,
         spare=max(0, owned - p95),
         peak_by_hour=tuple(int(top[hd == i].max(initial=0)) for i in range(24)),
-        p95_by_hour=tuple(_nearest_rank(top[hd == i], 95.0) for i in range(24)),
+        p95_by_hour=tuple(percentile_nearest_rank(top[hd == i], 95.0) for i in range(24)),
         peak_by_weekday=tuple(int(top[wd == i].max(initial=0)) for i in range(7)),
-        p95_by_weekday=tuple(_nearest_rank(top[wd == i], 95.0) for i in range(7)),
+        p95_by_weekday=tuple(percentile_nearest_rank(top[wd == i], 95.0) for i in range(7)),
         shortages=tuple(shortages.tolist()), recommendation_en=en, recommendation_no=no)

@@ -41,8 +41,8 @@ import numpy.typing as npt
 
 from tracker.availability import AssetState, StateMap
 from tracker.reports.fleet import type_names
-from tracker.reports.periods import DEFAULT_TZ, HOUR_S, ceil_hour, zone
-from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_info
+from tracker.reports.periods import DEFAULT_TZ, HOUR_S, ceil_hour, hour_of_week, iso_local, zone
+from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_info, rollup_window
 from tracker.store.base import Store
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "Move",
     "forecast",
     "forecast_series",
+    "forecast_with_moves",
     "holdings",
     "hour_of_week",
     "suggest_moves",
@@ -67,18 +68,6 @@ MIN_RESIDUALS = 24
 
 _WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAYS_NO = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
-
-
-def hour_of_week(ts: npt.ArrayLike, tz: str) -> npt.NDArray[np.int64]:
-    """Local hour of the week (Monday 00:00 = 0) of each epoch second in ``ts``."""
-    z = zone(tz)
-    arr = np.atleast_1d(np.asarray(ts, dtype=np.float64))
-    uniq, inverse = np.unique(arr, return_inverse=True)
-    how = np.empty(len(uniq), dtype=np.int64)
-    for i, t in enumerate(uniq.tolist()):
-        local = dt.datetime.fromtimestamp(t, z)
-        how[i] = local.weekday() * 24 + local.hour
-    return how[inverse.reshape(-1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +154,6 @@ def forecast_series(
 
 
 # ---------------------------------------------------------------------------- report rows
-def _iso_hour(ts: float, tz: str) -> str:
-    return dt.datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec="minutes")
-
-
 @dataclass(frozen=True, slots=True)
 class ForecastRow:
     """The 7-day forecast of one type owned by one department (None: all departments).
@@ -202,13 +187,20 @@ class ForecastRow:
         """Peak summary as a flat record (the CSV uses :meth:`records`, one row per hour)."""
         return {"type": self.type, "department": self.department, "weeks": self.weeks,
                 "peak_plan": self.peak_plan,
-                "peak_at": None if self.peak_at is None else _iso_hour(self.peak_at, tz)}
+                "peak_at": iso_local(self.peak_at, tz, "minutes")}
 
     def records(self, tz: str = DEFAULT_TZ) -> list[dict[str, Any]]:
-        """One flat record per forecast hour (``COLUMNS``)."""
-        return [{"type": self.type, "department": self.department, "hour": _iso_hour(h, tz),
-                 "mean": round(m, 2), "plan": p}
+        """One flat record per forecast hour (``COLUMNS``): the CSV lines."""
+        return [{"type": self.type, "department": self.department,
+                 "hour": iso_local(h, tz, "minutes"), "mean": round(m, 2), "plan": p}
                 for h, m, p in zip(self.hours, self.mean, self.plan, strict=True)]
+
+    def to_json(self, tz: str = DEFAULT_TZ) -> dict[str, Any]:
+        """Nested record for JSON: the peak and the hourly series as parallel lists."""
+        return {"type": self.type, "department": self.department, "weeks": self.weeks,
+                "peak_plan": self.peak_plan, "peak_at": iso_local(self.peak_at, tz),
+                "hours": [iso_local(h, tz) for h in self.hours], "mean": list(self.mean),
+                "plan": list(self.plan)}
 
 
 def forecast(
@@ -227,10 +219,12 @@ def forecast(
     Args:
         store: A store whose rollup covers the past ``weeks`` weeks.
         type, department: Only these groups (department None: every department, and each
-            type over all departments).
+            type over all departments). Rows of one department are not enough for
+            :func:`suggest_moves`; :func:`forecast_with_moves` filters after suggesting.
         weeks: Weeks of history to learn from (1-52).
         alpha, quantile: See :func:`forecast_series`.
-        tz: Time zone of the hour of the week (default: the rollup's).
+        tz: Time zone of the hour of the week (default: the rollup's; see
+            :func:`~tracker.reports.rollup.rollup_window`).
         now: The current time (default: the clock).
 
     Returns:
@@ -241,14 +235,10 @@ def forecast(
     """
     if not 1 <= weeks <= 52:
         raise ValueError(f"weeks: must be 1-52, got {weeks!r}")
-    built_tz, _ = rollup_info(store)
-    tz = tz or built_tz or DEFAULT_TZ
-    zone(tz)
-    now = time.time() if now is None else now
-    start = ceil_hour(now)
-    lo = start - weeks * WEEK_H * HOUR_S
+    start = ceil_hour(time.time() if now is None else now)
+    w = rollup_window(store, start - weeks * WEEK_H * HOUR_S, start, tz=tz, now=now)
     d = store.dialect
-    params: list[Any] = [d.to_db(lo), d.to_db(start)]
+    params: list[Any] = [d.to_db(w.lo), d.to_db(start)]
     where = d.equal_filters((("type", type), ("department", department)), params)
     rows = store.query(
         f"SELECT type, department, {d.us.format('hour')}, in_use_max FROM fleet_hours"
@@ -262,12 +252,57 @@ def forecast(
         ys.append(float(top))
     out: list[ForecastRow] = []
     for (typ, dept), (hs, ys) in series.items():
-        f = forecast_series(hs, ys, start, tz=tz, alpha=alpha, quantile=quantile)
+        f = forecast_series(hs, ys, start, tz=w.tz, alpha=alpha, quantile=quantile)
+        # Plain floats (not numpy scalars), so the rows serialise as JSON.
         out.append(ForecastRow(typ, None if dept == ALL_DEPARTMENTS else dept, f.weeks,
-                               tuple(f.hours.tolist()), tuple(round(m, 3) for m in f.mean),
+                               tuple(f.hours.tolist()), tuple(np.round(f.mean, 3).tolist()),
                                tuple(int(p) for p in f.plan)))
     out.sort(key=lambda r: (r.type, r.department is not None, r.department or ""))
     return out
+
+
+def forecast_with_moves(
+    store: Store,
+    site: Any,
+    *,
+    type: str | None = None,
+    department: str | None = None,
+    weeks: int = 8,
+    alpha: float = 0.5,
+    quantile: float = 0.9,
+    tz: str | None = None,
+    state_map: StateMap | None = None,
+    now: float | None = None,
+) -> tuple[list[ForecastRow], list[Move]]:
+    """The forecast and the suggested moves, as the command line and the API report them.
+
+    Every department of the type is forecast and weighed, whatever ``department`` says: a
+    department that is not forecast would look like one with no demand, and all its
+    available units would be offered. Then ``department`` keeps its own rows and the moves
+    into or out of it.
+
+    Args:
+        store: A store whose rollup covers the past ``weeks`` weeks.
+        site: The floor plan (room categories of the current locations, :func:`holdings`).
+        type, department: Only these rows and moves.
+        weeks, alpha, quantile, tz, now: See :func:`forecast`.
+        state_map: Room category -> state (default :class:`StateMap`).
+
+    Returns:
+        ``(rows, moves)``, ordered as by :func:`forecast` and :func:`suggest_moves`.
+
+    Raises:
+        ValueError: a bad argument (the message names it).
+    """
+    if tz is None:  # the zone forecast() defaults to, for the moves' sentences too
+        tz = rollup_info(store)[0] or DEFAULT_TZ
+    rows = forecast(store, type=type, weeks=weeks, alpha=alpha, quantile=quantile, tz=tz,
+                    now=now)
+    moves = suggest_moves(rows, holdings(store, site, state_map=state_map, now=now), tz=tz)
+    if department is not None:
+        rows = [r for r in rows if r.department == department]
+        moves = [m for m in moves if department in (m.from_department, m.to_department)]
+    return rows, moves
 
 
 # ---------------------------------------------------------------------------- redistribution
@@ -337,9 +372,16 @@ class Move:
     def to_record(self, tz: str = DEFAULT_TZ) -> dict[str, Any]:
         """Flat record for CSV/JSON."""
         return {"type": self.type, "units": self.units, "from_department": self.from_department,
-                "to_department": self.to_department, "before": _iso_hour(self.before, tz),
-                "need": self.need, "holds": self.holds, "text_en": self.text_en,
-                "text_no": self.text_no}
+                "to_department": self.to_department,
+                "before": iso_local(self.before, tz, "minutes"), "need": self.need,
+                "holds": self.holds, "text_en": self.text_en, "text_no": self.text_no}
+
+    def to_json(self, tz: str = DEFAULT_TZ) -> dict[str, Any]:
+        """Nested record for JSON (the sentences as ``text``, keys ``en`` and ``no``)."""
+        return {"type": self.type, "units": self.units, "from_department": self.from_department,
+                "to_department": self.to_department, "before": iso_local(self.before, tz),
+                "need": self.need, "holds": self.holds,
+                "text": {"en": self.text_en, "no": self.text_no}}
 
 
 def move_text(type_: str, units: int, src: str, dst: str, before: float, tz: str
@@ -358,7 +400,12 @@ def move_text(type_: str, units: int, src: str, dst: str, before: float, tz: str
 def suggest_moves(rows: Sequence[ForecastRow], held: Mapping[tuple[str, str], Holding],
                   *, tz: str = DEFAULT_TZ) -> list[Move]:
     """Moves from departments with a surplus to those that will run short (see the module
-    docstring), ordered by deadline then type."""
+    docstring), ordered by deadline then type.
+
+    ``rows`` must hold every department of each type (not a forecast filtered by
+    department): a holder without a row is taken to have no demand at all, so all its
+    available units are offered. :func:`forecast_with_moves` forecasts them all.
+    """
     by_type: dict[str, list[ForecastRow]] = defaultdict(list)
     for r in rows:
         if r.department is not None and r.department != "":

@@ -35,39 +35,21 @@ def add_forecast(rs: argparse._SubParsersAction[Any], common: Callable[..., None
 
     def handler(args: argparse.Namespace) -> int:
         def body(store: Any) -> int:
-            from tracker.reports.forecast import Move, forecast, holdings, suggest_moves
+            from tracker.reports.forecast import ForecastRow, Move, forecast_with_moves
 
-            rows = forecast(store, type=args.type, department=args.department,
-                            weeks=args.weeks, quantile=args.quantile, tz=args.tz)
-            moves = suggest_moves(rows, holdings(store, site(args)), tz=args.tz)
+            rows, moves = forecast_with_moves(
+                store, site(args), type=args.type, department=args.department,
+                weeks=args.weeks, quantile=args.quantile, tz=args.tz)
+            tz = args.tz
             if args.moves:
-                return emit(args, moves, Move.COLUMNS, report="forecast-moves")
+                return emit(args, [m.to_record(tz) for m in moves], Move.COLUMNS,
+                            report="forecast-moves")
             if args.format == "json":
-                return emit(args, [_Group(r, moves) for r in rows], (), report="forecast",
-                            moves=[m.to_record(args.tz) for m in moves])
-            return emit(args, [_Hour(rec) for r in rows for rec in r.records(args.tz)],
-                        ("type", "department", "hour", "mean", "plan"), report="forecast")
+                return emit(args, [{**r.to_record(tz), "hours": r.records(tz)} for r in rows],
+                            (), report="forecast", moves=[m.to_record(tz) for m in moves])
+            return emit(args, [rec for r in rows for rec in r.records(tz)], ForecastRow.COLUMNS,
+                        report="forecast")
 
         return run(args, body)
 
     p.set_defaults(handler=handler)
-
-
-class _Hour:
-    COLUMNS = ("type", "department", "hour", "mean", "plan")
-
-    def __init__(self, rec: dict[str, Any]) -> None:
-        self.rec = rec
-
-    def to_record(self, tz: str) -> dict[str, Any]:
-        return self.rec
-
-
-class _Group:
-    COLUMNS = ()
-
-    def __init__(self, row: Any, moves: Any) -> None:
-        self.row = row
-
-    def to_record(self, tz: str) -> dict[str, Any]:
-        return {**self.row.to_record(tz), "hours": self.row.records(tz)}

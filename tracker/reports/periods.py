@@ -4,7 +4,8 @@ Reports group time by the hospital's local calendar: a local day runs from one l
 to the next, so a day on which daylight saving time starts has 23 hours and one on which it
 ends has 25 (Europe/Oslo: last Sundays of March and October). The rollup keeps UTC hours and
 builds local days from them, which needs local midnights on whole UTC hours
-(:func:`day_bounds` checks it).
+(:func:`day_bounds` checks it). The reports' times are written by :func:`iso_local`, and
+their hour-of-day, weekday and hour-of-week profiles come from :func:`hour_of_week`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import datetime as dt
 import math
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:  # numpy is imported on first use: ``sporing --help`` imports this module
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_TZ",
@@ -25,6 +30,8 @@ __all__ = [
     "day_bounds",
     "days_between",
     "floor_hour",
+    "hour_of_week",
+    "iso_local",
     "local_date",
     "period_start",
     "periods",
@@ -61,6 +68,39 @@ def floor_hour(ts: float) -> float:
 def ceil_hour(ts: float) -> float:
     """The first UTC hour boundary at or after ``ts``."""
     return math.ceil(ts / HOUR_S) * HOUR_S
+
+
+Timespec = Literal["minutes", "seconds"]
+
+
+@overload
+def iso_local(ts: float, tz: str, timespec: Timespec = "seconds") -> str: ...
+@overload
+def iso_local(ts: None, tz: str, timespec: Timespec = "seconds") -> None: ...
+@overload
+def iso_local(ts: float | None, tz: str, timespec: Timespec = "seconds") -> str | None: ...
+def iso_local(ts: float | None, tz: str, timespec: Timespec = "seconds") -> str | None:
+    """``ts`` (epoch seconds) as local ISO 8601 with the UTC offset, e.g.
+    ``2025-11-26T08:00:00+01:00`` (``timespec="minutes"``: ``2025-11-26T08:00+01:00``);
+    None stays None."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec=timespec)
+
+
+def hour_of_week(ts: npt.ArrayLike, tz: str) -> npt.NDArray[np.int64]:
+    """Local hour of the week (Monday 00:00 = 0, Sunday 23:00 = 167) of each epoch second in
+    ``ts``; ``how % 24`` is the local hour of day and ``how // 24`` the weekday (Monday 0)."""
+    import numpy as np
+
+    z = zone(tz)
+    arr = np.atleast_1d(np.asarray(ts, dtype=np.float64))
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    how = np.empty(len(uniq), dtype=np.int64)
+    for i, t in enumerate(uniq.tolist()):
+        local = dt.datetime.fromtimestamp(t, z)
+        how[i] = local.weekday() * 24 + local.hour
+    return how[inverse.reshape(-1)]
 
 
 def local_date(ts: float, tz: str) -> dt.date:

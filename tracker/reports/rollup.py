@@ -53,10 +53,12 @@ __all__ = [
     "DAY_COLUMNS",
     "RefreshResult",
     "RegistryEntry",
+    "RollupWindow",
     "refresh_incremental",
     "refresh_rollup",
     "registry",
     "rollup_info",
+    "rollup_window",
 ]
 
 #: ``fleet_hours.department`` of the rows over all departments.
@@ -120,6 +122,47 @@ def rollup_info(store: Store) -> tuple[str | None, float | None]:
     if not rows:
         return None, None
     return str(rows[0][0]), None if rows[0][1] is None else int(rows[0][1]) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class RollupWindow:
+    """What a report reads of the rollup (:func:`rollup_window`).
+
+    Attributes:
+        tz: Time zone of the report's local hours, days and weekdays.
+        lo, hi: The window, widened to whole UTC hours and cut at the end of the current hour.
+        now: The current time.
+    """
+
+    tz: str
+    lo: float
+    hi: float
+    now: float
+
+
+def rollup_window(store: Store, t0: float, t1: float, *, tz: str | None = None,
+                  now: float | None = None, local_days: bool = False) -> RollupWindow:
+    """The window and time zone of a report over ``[t0, t1)`` of the rollup.
+
+    The rule for ``tz``: it defaults to the zone the rollup was built in (``DEFAULT_TZ``
+    before any refresh). A report that reads ``asset_state_days`` (``local_days``: the
+    utilization report) must use that zone, because those days cannot be cut again in another
+    one; a report that reads only UTC hours (fleet sizing, the forecast) may group them by the
+    local hour of any zone.
+
+    Raises:
+        ValueError: ``t1 <= t0`` (names ``to``), an unknown zone, or with ``local_days`` a
+            zone other than the rollup's (names ``tz``).
+    """
+    if not t1 > t0:
+        raise ValueError("to: must be after from")
+    built_tz, _ = rollup_info(store)
+    tz = tz or built_tz or DEFAULT_TZ
+    zone(tz)
+    if local_days and built_tz is not None and tz != built_tz:
+        raise ValueError(f"tz: the rollup's local days are in {built_tz!r}, not {tz!r}")
+    now = time.time() if now is None else now
+    return RollupWindow(tz, floor_hour(t0), min(ceil_hour(t1), ceil_hour(now)), now)
 
 
 def refresh_rollup(

@@ -21,22 +21,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from tracker.availability import AssetState
-from tracker.reports.periods import (
-    DEFAULT_TZ,
-    Period,
-    ceil_hour,
-    day_bounds,
-    floor_hour,
-    local_date,
-    periods,
-)
-from tracker.reports.rollup import DAY_COLUMNS, rollup_info
+from tracker.reports.periods import DEFAULT_TZ, Period, day_bounds, local_date, periods
+from tracker.reports.rollup import DAY_COLUMNS, rollup_window
 from tracker.store.base import Store
 
 __all__ = ["GROUPINGS", "Grouping", "UtilizationRow", "utilization"]
@@ -95,23 +86,30 @@ class UtilizationRow:
         return self.state_seconds[AssetState.IN_USE] / self.uses if self.uses else None
 
     def to_record(self, tz: str = DEFAULT_TZ) -> dict[str, Any]:
-        """Flat record for CSV/JSON (percentages rounded to 0.01; ``tz`` unused: periods are
-        local dates already)."""
+        """Flat record for CSV (``COLUMNS``; percentages rounded to 0.01; ``tz`` unused:
+        periods are local dates already)."""
+        j = self.to_json(tz)
+        pct, hours = j.pop("pct"), j.pop("hours_by_state")
+        uses, mean = j.pop("uses"), j.pop("mean_use_min")
+        return {**j, **{f"pct_{k}": v for k, v in pct.items()},
+                **{f"hours_{k}": v for k, v in hours.items()},
+                "uses": uses, "mean_use_min": mean}
+
+    def to_json(self, tz: str = DEFAULT_TZ) -> dict[str, Any]:
+        """Nested record for JSON: :meth:`to_record` with the percentages and hours per state
+        as ``pct`` and ``hours_by_state`` mappings keyed by state."""
         del tz
-        rec: dict[str, Any] = {
+        m = self.mean_use_s
+        return {
             "period": self.period,
             "period_start": self.period_start.isoformat() if self.period_start else None,
             "asset": self.asset, "type": self.type, "department": self.department,
             "hours": round(self.seconds / 3600.0, 3),
+            "pct": {s.value: round(self.pct(s), 2) for s in _STATES},
+            "hours_by_state": {s.value: round(self.state_seconds[s.value] / 3600.0, 3)
+                               for s in _STATES},
+            "uses": self.uses, "mean_use_min": None if m is None else round(m / 60.0, 1),
         }
-        for s in _STATES:
-            rec[f"pct_{s.value}"] = round(self.pct(s), 2)
-        for s in _STATES:
-            rec[f"hours_{s.value}"] = round(self.state_seconds[s.value] / 3600.0, 3)
-        rec["uses"] = self.uses
-        m = self.mean_use_s
-        rec["mean_use_min"] = None if m is None else round(m / 60.0, 1)
-        return rec
 
 
 def utilization(
@@ -136,7 +134,8 @@ refresh_rollup`).
         by: Grouping.
         period: Period to split the window into (local calendar of ``tz``).
         type, department, asset: Only these assets.
-        tz: Time zone of the periods (default: the one the rollup was built in).
+        tz: Time zone of the periods: the one the rollup's local days were built in (the
+            default; another is refused, see :func:`~tracker.reports.rollup.rollup_window`).
         now: The current time (default: the clock).
 
     Returns:
@@ -149,14 +148,8 @@ refresh_rollup`).
         raise ValueError(f"by: {by!r} is not one of {', '.join(GROUPINGS)}")
     if period not in ("day", "week", "month", "all"):
         raise ValueError(f"period: {period!r} is not one of day, week, month, all")
-    if not t1 > t0:
-        raise ValueError("to: must be after from")
-    built_tz, _ = rollup_info(store)
-    tz = tz or built_tz or DEFAULT_TZ
-    if built_tz is not None and tz != built_tz:
-        raise ValueError(f"tz: the rollup's local days are in {built_tz!r}, not {tz!r}")
-    now = time.time() if now is None else now
-    lo, hi = floor_hour(t0), min(ceil_hour(t1), ceil_hour(now))
+    w = rollup_window(store, t0, t1, tz=tz, now=now, local_days=True)
+    tz, lo, hi = w.tz, w.lo, w.hi
     parts = list(periods(lo, hi, period, tz))
     starts = [p0 for _, p0, _ in parts]
     filters = (("type", type), ("department", department), ("asset", asset))

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from floorplans.model import Site
 from floorplans.routing import WalkingGraph
 from tracker.availability import AssetState, StateMap
-from tracker.reports.periods import DEFAULT_TZ, local_date, zone
+from tracker.reports.periods import DEFAULT_TZ, iso_local, local_date
 from tracker.store.base import Store
 
 __all__ = [
@@ -41,12 +41,6 @@ __all__ = [
 ]
 
 _COLLECTABLE = frozenset({AssetState.AVAILABLE, AssetState.NEEDS_CLEANING})
-
-
-def _iso(ts: float | None, tz: str) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +115,7 @@ class IdleRow:
         return {"asset": self.asset, "name": self.name, "type": self.type,
                 "department": self.department, "level": self.level, "room": self.room,
                 "room_name": self.room_name, "state": self.state,
-                "since": _iso(self.since, tz), "idle_days": round(self.idle_days, 2)}
+                "since": iso_local(self.since, tz), "idle_days": round(self.idle_days, 2)}
 
 
 def idle(
@@ -195,7 +189,7 @@ class MissingRow:
         """Flat record for CSV/JSON."""
         return {"asset": self.asset, "name": self.name, "type": self.type,
                 "department": self.department, "status": self.status,
-                "last_seen": _iso(self.last_seen, tz),
+                "last_seen": iso_local(self.last_seen, tz),
                 "hours_missing": None if self.hours_missing is None
                 else round(self.hours_missing, 2),
                 "level": self.level, "room": self.room, "room_name": self.room_name,
@@ -272,7 +266,7 @@ class MaintenanceRow:
                 "next_maintenance": self.next_maintenance.isoformat(),
                 "days_left": self.days_left, "level": self.level, "room": self.room,
                 "room_name": self.room_name, "state": self.state,
-                "collectable": self.collectable, "last_seen": _iso(self.last_seen, tz),
+                "collectable": self.collectable, "last_seen": iso_local(self.last_seen, tz),
                 "walk_m": None if self.walk_m is None else round(self.walk_m, 1)}
 
 

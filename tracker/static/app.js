@@ -354,8 +354,7 @@ function renderNearest() {
   }
   const data = lastNearest;
   const roomName = data.from_room.name || data.from_room.id;
-  const unreachable = Array.isArray(data.unreachable) ? data.unreachable.length
-    : Number(data.unreachable) || 0;
+  const unreachable = data.unreachable;  // how many ranked assets no route reaches
   let text = data.items.length
     ? t("nearest.count", { n: data.items.length, room: roomName })
     : t("nearest.none", { type: typeLabel(data.type).toLowerCase(), room: roomName });

@@ -49,8 +49,21 @@ function query(params) {
   return q.toString();
 }
 
-function csvLink(id, report, params) {
-  $(id).href = `${API}reports/${report}?${query({ ...params, format: "csv" })}`;
+/** Each report the page shows, with the query of both its data and its CSV link. */
+function reportQueries() {
+  const base = { from: filters.from, to: filters.to, type: filters.type };
+  const department = filters.department || undefined;
+  return {
+    // [report, query, id of the CSV link (none: no link)]
+    byDept: ["utilization", { ...base, by: "type_department", department }, "util-csv"],
+    all: ["utilization", { ...base, by: "type" }, null],
+    fleet: ["fleet", { ...base, department }, "fleet-csv"],
+    rooms: ["rooms", { ...base, department }, "heat-csv"],
+    forecast: ["forecast", { type: filters.type, department }, "forecast-csv"],
+    maint: ["maintenance", { department, days: 14 }, "maint-csv"],
+    missing: ["missing", { department, hours: 24 }, "missing-csv"],
+    idle: ["idle", { department, days: 7 }, "idle-csv"],
+  };
 }
 
 // ------------------------------------------------------------------ filters
@@ -168,15 +181,29 @@ function drawHours(row) {
 }
 
 // ------------------------------------------------------------------ heat map
+const levelPlans = new Map(); // level id -> promise of [SVG text, rooms GeoJSON], fetched once
+
+function levelPlan(id) {
+  if (!levelPlans.has(id)) {
+    const got = Promise.all([
+      fetch(API + `floorplans/${encodeURIComponent(id)}.svg`).then((r) => {
+        if (!r.ok) throw new HttpError(r.status, r.statusText);
+        return r.text();
+      }),
+      api(`floorplans/${encodeURIComponent(id)}.geojson`)]);
+    got.catch(() => levelPlans.delete(id)); // a failure is not kept: the next draw retries
+    levelPlans.set(id, got);
+  }
+  return levelPlans.get(id);
+}
+
 async function drawHeat(rows) {
   const id = $("heat-level").value;
   const lv = levels.find((l) => l.id === id);
   const plan = $("heat-plan");
   if (!lv) { plan.replaceChildren(); return; }
   const onLevel = rows.filter((r) => r.level === id);
-  const [svgText, rooms] = await Promise.all([
-    fetch(API + `floorplans/${encodeURIComponent(id)}.svg`).then((r) => r.text()),
-    api(`floorplans/${encodeURIComponent(id)}.geojson`)]);
+  const [svgText, rooms] = await levelPlan(id);
   const doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
   const svg = document.importNode(doc.documentElement, true);
   svg.removeAttribute("width");
@@ -298,26 +325,15 @@ async function loadAll() {
   readFilters();
   const status = $("filter-status");
   status.textContent = t("bio.loading");
-  const base = { from: filters.from, to: filters.to, type: filters.type };
   const dept = filters.department || undefined;
-  csvLink("util-csv", "utilization", { ...base, by: "type_department", department: dept });
-  csvLink("fleet-csv", "fleet", { ...base, department: dept });
-  csvLink("heat-csv", "rooms", { ...base, department: dept });
-  csvLink("forecast-csv", "forecast", { type: filters.type, department: dept });
-  csvLink("maint-csv", "maintenance", { department: dept, days: 14 });
-  csvLink("missing-csv", "missing", { department: dept, hours: 24 });
-  csvLink("idle-csv", "idle", { department: dept, days: 7 });
+  const reports = Object.entries(reportQueries());
+  for (const [, [report, params, link]] of reports) {
+    if (link) $(link).href = `${API}reports/${report}?${query({ ...params, format: "csv" })}`;
+  }
   try {
-    const [byDept, all, fleet, rooms, forecast, maint, missing, idle] = await Promise.all([
-      api(`reports/utilization?${query({ ...base, by: "type_department", department: dept })}`),
-      api(`reports/utilization?${query({ ...base, by: "type" })}`),
-      api(`reports/fleet?${query({ ...base, department: dept })}`),
-      api(`reports/rooms?${query({ ...base, department: dept })}`),
-      api(`reports/forecast?${query({ department: dept })}`),
-      api(`reports/maintenance?${query({ department: dept, days: 14 })}`),
-      api(`reports/missing?${query({ department: dept, hours: 24 })}`),
-      api(`reports/idle?${query({ department: dept, days: 7 })}`),
-    ]);
+    const got = await Promise.all(reports.map(([, [report, params]]) => api(`reports/${report}?${query(params)}`)));
+    const { byDept, all, fleet, rooms, forecast, maint, missing, idle } = Object.fromEntries(
+      reports.map(([name], i) => [name, got[i]]));
     const utilRows = [...(dept ? [] : all.rows.map((r) => ({ ...r, department: null }))), ...byDept.rows];
     drawUtilization(utilRows);
     drawHours(fleet.rows.find((r) => r.department === (dept || null)));

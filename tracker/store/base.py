@@ -25,6 +25,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "UnknownAssetError",
+    "all_assets",
 ]
 
 
@@ -186,3 +187,28 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def all_assets(store: Store, text: str | None = None, *, type: str | None = None,
+               department: str | None = None, status: str | None = None,
+               page: int = 1000) -> list[Asset]:
+    """Every asset matching the filters of :meth:`Store.search_assets`, fetched page by page.
+
+    Args:
+        store: The store.
+        text: Substring of id, name, model, serial, GIAI or barcode (case-insensitive).
+        type: Asset type.
+        department: Owning department.
+        status: Registry status.
+        page: Assets per query.
+
+    Returns:
+        The assets, ordered by id.
+    """
+    out: list[Asset] = []
+    while True:
+        items, total = store.search_assets(text, type=type, department=department,
+                                           status=status, limit=page, offset=len(out))
+        out.extend(items)
+        if not items or len(out) >= total:
+            return out
