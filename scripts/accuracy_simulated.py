@@ -120,6 +120,9 @@ def main() -> None:
                          "calibration's warm-up still runs)")
     ap.add_argument("--window", type=float, default=None,
                     help="the engine's reading window, seconds (default: the engine's)")
+    ap.add_argument("--exhaustive", action="store_true",
+                    help="add a row with the radio map scoring every candidate cell (no "
+                         "coarse-to-fine search)")
     ap.add_argument("--no-multilateration", action="store_true",
                     help="skip the multilateration-only baseline (saves a third of the time)")
     args = ap.parse_args()
@@ -140,6 +143,9 @@ def main() -> None:
     engines = [(label, radio),
                (label + ", no self-calibration",
                 replace(radio, autocal=replace(radio.autocal, enabled=False)))]
+    if args.exhaustive:
+        engines.insert(1, (label + ", every cell scored", replace(
+            radio, radio_map_params=replace(radio.radio_map_params, refine_nats=None))))
     if not args.no_multilateration:
         engines.append(("multilateration only", EngineConfig(radio_map=False)))
     start = min((t["ts"] for t in truth), default=0.0) + args.score_from_minutes * 60.0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from shapely.geometry import LineString, box
 
 from floorplans.model import Building, Gateway, Level, Opening, Room, Site, Wall
 from floorplans.spatial import SiteIndex
-from positioning.radiomap import RadioMap, RadioMapParams
+from positioning.radiomap import RadioMap, RadioMapParams, _log_phi_fast, _log_phi_table
 from positioning.rooms import RoomFilter
 
 
@@ -37,6 +39,21 @@ def plan() -> tuple[SiteIndex, RadioMap, np.ndarray]:
     return index, rmap, xyz
 
 
+def _with_refine(rmap: RadioMap, refine: float | None) -> RadioMap:
+    """The same map with another coarse-to-fine threshold (the tables are shared)."""
+    other = copy.copy(rmap)
+    other.params = replace(rmap.params, refine_nats=refine)
+    return other
+
+
+def log_phi(z: float) -> float:
+    """log of the standard normal CDF (the asymptotic series far in the left tail)."""
+    if z > -30:
+        return math.log(0.5 * math.erfc(-z / math.sqrt(2)))
+    series = math.log(1 - z**-2 + 3 * z**-4)
+    return -0.5 * z * z - math.log(-z) - 0.5 * math.log(2 * math.pi) + series
+
+
 def reference(index, rmap, xyz, rssi, sigma, prior, p: RadioMapParams):
     """Plain NumPy version of the radio-map likelihood for one tag on level 0."""
     cx, cy, slot = rmap.cell_x, rmap.cell_y, rmap.cell_slot
@@ -57,10 +74,17 @@ def reference(index, rmap, xyz, rssi, sigma, prior, p: RadioMapParams):
     gd = np.hypot(xyz[:, 0] - xyz[best, 0], xyz[:, 1] - xyz[best, 1])
     silent = ~heard & (gd < 2 * p.radius_m)
     z = (p.sensitivity_dbm - P[:, None] + loss) / p.silent_sigma_db
-    logphi = np.vectorize(lambda v: math.log(max(0.5 * math.erfc(-v / math.sqrt(2)), 1e-300))
-                          if v > -5 else -0.5 * v * v - math.log(-v) - 0.9189385332046727)(z)
+    logphi = np.vectorize(log_phi)(z)
     ll += np.where(silent, logphi, 0).sum(axis=1)
     ll = np.where(near, ll * p.temper, -np.inf)
+    # coarse to fine: a fine cell counts when a coarse neighbour in its room scored near the top
+    parent = rmap.cell_parent
+    coarse = parent[:, 0] < 0
+    top = ll[coarse].max()
+    refine = np.inf if p.refine_nats is None else p.refine_nats
+    parent_ll = np.where(parent >= 0, ll[np.maximum(parent, 0)], -np.inf)
+    near_top = ((parent >= 0) & (parent_ll >= top - refine)).any(axis=1)
+    ll = np.where(coarse | near_top, ll, -np.inf)
     post = np.exp(ll - ll.max())
     post /= post.sum()
     xy = np.array([post @ cx, post @ cy])
@@ -68,9 +92,11 @@ def reference(index, rmap, xyz, rssi, sigma, prior, p: RadioMapParams):
     return xy, room
 
 
+@pytest.mark.parametrize("refine", [None, 12.0, 1.0])
 @pytest.mark.parametrize("case", range(6))
-def test_kernel_matches_numpy_reference(plan, case: int) -> None:
+def test_kernel_matches_numpy_reference(plan, case: int, refine: float | None) -> None:
     index, rmap, xyz = plan
+    rmap = _with_refine(rmap, refine)
     rng = np.random.default_rng(case)
     rssi = rng.uniform(-90, -55, size=3)
     if case % 3 == 0:
@@ -82,6 +108,26 @@ def test_kernel_matches_numpy_reference(plan, case: int) -> None:
     ref_xy, ref_room = reference(index, rmap, xyz, rssi, sigma, prior, rmap.params)
     assert np.allclose(res.xy[0], ref_xy, atol=1e-9)
     assert np.allclose(res.room_prob[0, :3], ref_room, atol=1e-9)
+
+
+def test_tabulated_log_phi_matches_the_exact_function() -> None:
+    f, d = _log_phi_table()
+    z = np.concatenate([np.linspace(-45.0, 12.0, 20_001),
+                        np.random.default_rng(0).uniform(-31.0, 9.0, 5_000)])
+    fast = np.array([_log_phi_fast(float(v), f, d) for v in z])
+    exact = np.array([log_phi(float(v)) if v < 8.5 else 0.0 for v in z])
+    assert np.all(np.abs(fast - exact) <= 1e-9 * np.maximum(1.0, np.abs(exact)))
+    assert np.all(np.diff(fast[:20_001]) >= -1e-15)  # a CDF's log never decreases
+
+
+def test_coarse_to_fine_scores_fewer_cells_only_when_asked(plan) -> None:
+    _index, rmap, _xyz = plan
+    args = (np.array([0]), np.array([0, 3]), np.arange(3), np.array([-85.0, -62.0, -80.0]),
+            np.full(3, 5.0), np.array([-59.0]), 3)
+    every = _with_refine(rmap, None).locate(*args)
+    narrow = _with_refine(rmap, 1.0).locate(*args)
+    assert narrow.n_cells[0] < every.n_cells[0] == rmap.cell_x.size
+    assert narrow.cell[0] == every.cell[0]
 
 
 def test_gateway_offset_is_a_shift_of_what_the_gateway_hears(plan) -> None:
