@@ -151,7 +151,7 @@ class SelfCalibration:
             setattr(self, name, new)
 
     def observe(self, dt: float, tag_row: IntArray, gateway: IntArray, power_seen: FloatArray,
-                weight: FloatArray) -> None:
+                weight: FloatArray, *, span: FloatArray | None = None) -> None:
         """Learn from one tick's taught pairs.
 
         Args:
@@ -161,34 +161,40 @@ class SelfCalibration:
             power_seen: (K,) :math:`e_{tg} = r_{tg} + L_{cg}`: combined RSSI plus the predicted
                 loss from the tag's most likely cell to the gateway (dBm at 1 m).
             weight: (K,) inverse variance of each pair's combined RSSI.
+            span: (K,) seconds of parked time each pair stands for (its tag's time since its
+                previous fix); ``dt`` for every pair by default.
         """
         p = self.params
         tag_row = np.asarray(tag_row, dtype=np.int64)
         gateway = np.asarray(gateway, dtype=np.int64)
         e = np.asarray(power_seen, dtype=np.float64)
         w = np.asarray(weight, dtype=np.float64)
-        if not tag_row.shape == gateway.shape == e.shape == w.shape:
-            raise ValueError("tag_row, gateway, power_seen and weight must have one shape, got "
-                             f"{tag_row.shape}, {gateway.shape}, {e.shape}, {w.shape}")
+        sp = np.full(w.shape, dt) if span is None else np.asarray(span, dtype=np.float64)
+        if not tag_row.shape == gateway.shape == e.shape == w.shape == sp.shape:
+            raise ValueError("tag_row, gateway, power_seen, weight and span must have one shape, "
+                             f"got {tag_row.shape}, {gateway.shape}, {e.shape}, {w.shape}, "
+                             f"{sp.shape}")
         if dt > 0 and p.memory_s > 0:
             fade = math.exp(-dt / p.memory_s)
             self._g_sum *= fade
             self._g_w *= fade
         ok = np.isfinite(e) & np.isfinite(w) & (w > 0) & (gateway >= 0) & (
-            gateway < self._g_w.shape[0])
+            gateway < self._g_w.shape[0]) & (sp > 0)
         if dt <= 0 or not ok.any():
             return
-        tag_row, gateway, e, w = tag_row[ok], gateway[ok], e[ok], w[ok]
+        tag_row, gateway, e, w, sp = tag_row[ok], gateway[ok], e[ok], w[ok], sp[ok]
         off = self.gateway_offset
         tags, k = np.unique(tag_row, return_inverse=True)
         p_hat = (np.bincount(k, weights=w * (e - off[gateway]), minlength=tags.size)
                  / np.bincount(k, weights=w, minlength=tags.size))
-        wt = dt / p.decorrelation_s
+        # each tag's pairs share its span
+        wt = np.bincount(k, weights=sp, minlength=tags.size) / np.bincount(
+            k, minlength=tags.size) / p.decorrelation_s
         self._grow(int(tags.max()) + 1)
         self._stay_sum[tags] += wt * p_hat
         self._stay_w[tags] += wt
-        np.add.at(self._g_sum, gateway, wt * (e - p_hat[k]))
-        np.add.at(self._g_w, gateway, wt)
+        np.add.at(self._g_sum, gateway, wt[k] * (e - p_hat[k]))
+        np.add.at(self._g_w, gateway, wt[k])
 
     def end_stays(self, rows: IntArray) -> None:
         """The tags ``rows`` are moving: commit the power of stays that taught long enough and

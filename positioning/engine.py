@@ -21,6 +21,11 @@ The same code runs offline (``sporing locate``) and in the live service. Every t
    Kalman filter, a speed gate and a parked mode; the result is kept inside the level.
 6. **Room.** :class:`positioning.rooms.RoomFilter` gives the room and its confidence, from the
    radio map's room likelihoods or, for multilaterated tags, from the fix's uncertainty disc.
+
+Steps 3–6 run for the tags :class:`positioning.cadence.LocateCadence` says are due: every tick
+for a tag that moves, has changed level or strongest gateway, or is new; every
+``cadence.parked_every_s`` for a parked one, whose latest fix is repeated in between. Every tag
+heard in the window gets a fix every tick.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from floorplans.model import Gateway, Site
 from floorplans.spatial import SiteIndex
 from gateway.canonical import Reading, ReadingBatch
 from positioning.autocal import AutoCalParams, SelfCalibration
+from positioning.cadence import CadenceParams, HeldFixes, LocateCadence
 from positioning.kalman import MotionModel, TagFilterBank
 from positioning.levels import LevelFilter, LevelParams, level_scores
 from positioning.multilat import multilaterate
@@ -94,6 +100,7 @@ class EngineConfig:
         rooms: Room filter tuning.
         tracks: Tracker tuning.
         autocal: Run-time self-calibration of gateway offsets and tag powers (radio map only).
+        cadence: How often a parked tag is located (its latest fix is repeated in between).
     """
 
     tick_s: float = 1.0
@@ -112,6 +119,7 @@ class EngineConfig:
     rooms: RoomParams = field(default_factory=RoomParams)
     tracks: MotionModel = field(default_factory=MotionModel)
     autocal: AutoCalParams = field(default_factory=AutoCalParams)
+    cadence: CadenceParams = field(default_factory=CadenceParams)
 
 
 @dataclass(slots=True)
@@ -123,6 +131,8 @@ class EngineStats:
     late: int = 0
     ticks: int = 0
     fixes: int = 0
+    located: int = 0
+    """Fixes computed (the rest repeat a parked tag's latest fix)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +199,13 @@ class _Tracks:
         level[:k] = self.level
         self.level = level
 
+    def unsure(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Tags with unresolved motion evidence or rejected fixes."""
+        out = np.zeros(rows.shape[0], dtype=np.bool_)
+        have = rows < self.bank.n_tags
+        out[have] = self.bank.counters[rows[have]].any(axis=1)
+        return out
+
     def update(self, rows: npt.NDArray[np.int64], t: float, x: npt.NDArray[np.float64],
                y: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
                level: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64],
@@ -248,6 +265,7 @@ class StreamingEngine:
             SelfCalibration(len(gws), cfg.autocal)
             if self._radio is not None and cfg.autocal.enabled else None)
         self._tracks = _Tracks(cfg.tracks)
+        self._cadence = LocateCadence(cfg.cadence, cfg.tick_s)
         self._tag_row: dict[str, int] = {}
         self._tag_ids: list[str] = []
         self._last_tick = -np.inf
@@ -323,7 +341,53 @@ class StreamingEngine:
         heard = np.zeros((m, n_levels), dtype=np.bool_)
         heard[inv, plevel] = True
         level, _level_p = self._levels.update(rows, scores, heard)
-        on_level = plevel == level[inv]
+        # the strongest pair of each tag (UWB ranges ranked as their level vote above)
+        order = np.lexsort((-strength, inv))
+        first = order[np.searchsorted(inv[order], np.arange(m))]
+        strongest, top = pairs.gateway[first], strength[first]
+        due = self._cadence.due(rows, t, level, strongest, top, self._tracks.unsure(rows))
+        d = np.flatnonzero(due)
+        fixed, fix = self._locate(t, dt, rows[d], level[d], inv, pairs, due, plevel, strength)
+        fixed = d[fixed]
+        self._cadence.remember(rows[fixed], t, strongest[fixed], top[fixed], fix)
+        held = np.flatnonzero(~due)  # parked tags between fixes: all have a fix
+        parts = [fix, self._cadence.recall(rows[held])]
+        which = np.concatenate([fixed, held])
+        o = np.argsort(which, kind="stable")
+        which = which[o]
+        level_o, x, y, acc, room, conf, moving, n_used = (
+            np.concatenate([getattr(part, f) for part in parts])[o] for f in HeldFixes.__slots__)
+        self.stats.fixes += int(which.size)
+        self.stats.located += int(fixed.size)
+        room_ids = self.index.room_ids
+        return FixFrame(
+            ts=t,
+            tag=tuple(self._tag_ids[r] for r in rows[which]),
+            x=x, y=y,
+            level=tuple(self.index.level_ids[v] for v in level_o),
+            building=tuple(self._level_building[v] for v in level_o),
+            room=tuple(room_ids[v] if v >= 0 else None for v in room),
+            room_confidence=conf, accuracy_m=acc, moving=moving.astype(np.bool_),
+            n_gateways=n_used.astype(np.int64),
+            gateway=tuple(self._gw_ids[g] for g in strongest[which]),
+        )
+
+    def _locate(self, t: float, dt: float, rows: npt.NDArray[np.int64],
+                level: npt.NDArray[np.int64], inv_all: npt.NDArray[np.int64], pairs_all: _Pairs,
+                due: npt.NDArray[np.bool_], plevel_all: npt.NDArray[np.int64],
+                strength_all: npt.NDArray[np.float64]
+                ) -> tuple[npt.NDArray[np.int64], HeldFixes]:
+        """Locate, track and place in a room the due tags ``rows`` (this tick's tags where
+        ``due``); returns the indexes into ``rows`` that got a fix, and their fixes."""
+        pm = due[inv_all]
+        m = rows.size
+        remap = np.full(due.shape[0], -1, dtype=np.int64)
+        remap[np.flatnonzero(due)] = np.arange(m)
+        inv = remap[inv_all[pm]]
+        pairs = _Pairs(*(getattr(pairs_all, f)[pm] for f in _Pairs.__slots__))
+        strength = strength_all[pm]
+        on_level = plevel_all[pm] == level[inv]
+        span = self._cadence.since(rows, t)  # seconds each fix stands for
         xy = np.full((m, 2), np.nan)
         acc = np.full(m, np.nan)
         n_used = np.zeros(m, dtype=np.int64)
@@ -336,32 +400,19 @@ class StreamingEngine:
         if need.any():
             xy[need], acc[need], n_used[need] = self._multilaterate(
                 np.flatnonzero(need), level, inv, pairs, on_level, strength)
-        # the strongest pair of each tag (UWB ranges ranked as their level vote above)
-        order = np.lexsort((-strength, inv))
-        strongest = pairs.gateway[order[np.searchsorted(inv[order], np.arange(m))]]
         ok = np.isfinite(xy[:, 0])
+        fixed = np.flatnonzero(ok)
         all_rows = rows
         rows, level, xy, acc, n_used = rows[ok], level[ok], xy[ok], acc[ok], n_used[ok]
-        strongest = strongest[ok]
         tx, ty, tacc, moving = self._tracks.update(rows, t, xy[:, 0], xy[:, 1], acc, level)
         tx, ty = self._inside(level, tx, ty)
-        room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, dt,
-                                        None if emission is None else emission[ok])
+        room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, span[ok],
+                                        None if emission is None else emission[ok],
+                                        evidence=span[ok] / self.config.tick_s)
         if self._cal is not None and radio_sel is not None and radio_cell is not None:
-            self._learn(dt, all_rows, ok, inv, pairs, radio_sel, radio_cell, room, conf, moving)
-        self.stats.fixes += int(rows.size)
-        room_ids = self.index.room_ids
-        return FixFrame(
-            ts=t,
-            tag=tuple(self._tag_ids[r] for r in rows),
-            x=tx, y=ty,
-            level=tuple(self.index.level_ids[v] for v in level),
-            building=tuple(self._level_building[v] for v in level),
-            room=tuple(room_ids[v] if v >= 0 else None for v in room),
-            room_confidence=conf, accuracy_m=tacc, moving=moving,
-            n_gateways=n_used.astype(np.int64),
-            gateway=tuple(self._gw_ids[g] for g in strongest),
-        )
+            self._learn(dt, span, all_rows, ok, inv, pairs, radio_sel, radio_cell, room, conf,
+                        moving)
+        return fixed, HeldFixes(level, tx, ty, tacc, room, conf, moving, n_used)
 
     def _ranges(self, gw: npt.NDArray[np.int64], rssi: npt.NDArray[np.float64],
                 rng: npt.NDArray[np.float64], txp: npt.NDArray[np.float64],
@@ -447,7 +498,8 @@ class StreamingEngine:
         emission = np.where(use[:, None], res.room_prob, 0.0)
         return xy, acc, emission, n_used, sel, np.where(use, res.cell, -1)
 
-    def _learn(self, dt: float, rows: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_],
+    def _learn(self, dt: float, span: npt.NDArray[np.float64], rows: npt.NDArray[np.int64],
+               ok: npt.NDArray[np.bool_],
                inv: npt.NDArray[np.int64], pairs: _Pairs, sel: npt.NDArray[np.int64],
                cell: npt.NDArray[np.int64], room: npt.NDArray[np.int64],
                conf: npt.NDArray[np.float64], moving: npt.NDArray[np.bool_]) -> None:
@@ -468,7 +520,7 @@ class StreamingEngine:
         # what is left after the plan's calibration is what the self-calibration learns
         seen = pairs.rssi[p] - self._gw_offset[gw] + self._radio.loss_at(cell[inv[p]], gw)
         w = 1.0 / np.square(self._sigma_db(pairs.count[p]))
-        self._cal.observe(dt, rows[inv[p]], gw, seen, w)
+        self._cal.observe(dt, rows[inv[p]], gw, seen, w, span=span[inv[p]])
 
     @property
     def calibration(self) -> SelfCalibration | None:

@@ -37,7 +37,7 @@ make the likelihood jump within a room over one cell): on the seed-1 accuracy ru
 ``docs/accuracy.md`` it changes no figure but the corridor layout's room changes per parked
 asset-hour (1.77 exhaustive, 1.81), and it makes the kernel about 1.3 times faster
 (``refine_nats=None`` scores every candidate cell). The non-detection term uses a tabulated
-:math:`\log \Phi` (cubic Hermite, within 1e-9 of the exact function), which halves the
+:math:`\\log \\Phi` (cubic Hermite, within 1e-9 of the exact function), which halves the
 kernel's cost against ``math.erfc``.
 
 Run-time calibration enters as a per-gateway receive offset :math:`o_g` (subtracted from

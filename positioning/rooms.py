@@ -67,6 +67,7 @@ def _room_step(
     counts: npt.NDArray[np.float64],
     n_local: npt.NDArray[np.int64],
     stay: npt.NDArray[np.float64],
+    evidence: npt.NDArray[np.float64],
     nbr_ptr: npt.NDArray[np.int64],
     nbr_idx: npt.NDArray[np.int64],
     local_base: npt.NDArray[np.int64],
@@ -99,6 +100,8 @@ def _room_step(
         total = 0.0
         for j in range(n):
             e = (counts[i, j] + alpha) / (samples + alpha * n)
+            if evidence[i] != 1.0:
+                e = e ** evidence[i]
             v = e * ((1.0 - teleport) * prior[j] + teleport / n)
             post[t, j] = v
             total += v
@@ -196,8 +199,9 @@ class RoomFilter:
         y: npt.ArrayLike,
         accuracy_m: npt.ArrayLike,
         moving: npt.ArrayLike,
-        dt: float,
+        dt: float | npt.ArrayLike,
         emission: npt.NDArray[np.float64] | None = None,
+        evidence: npt.ArrayLike | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Advance the filter one tick for the given tags.
 
@@ -208,10 +212,13 @@ class RoomFilter:
             y: (M,) fix y.
             accuracy_m: (M,) 95 % radius of each fix.
             moving: (M,) whether the tracker sees the tag moving.
-            dt: Seconds since the previous tick.
+            dt: Seconds since each tag's previous update (one value for all, or (M,)).
             emission: Optional (M, width) room likelihoods in local room slots (see
                 :meth:`local_slots`), e.g. from the radio map; rows whose sum is 0 fall back to
                 spreading the fix over rooms.
+            evidence: Optional (M,) ticks of evidence each update stands for (default 1): the
+                emission is raised to this power, so a parked tag located every five ticks
+                (:mod:`positioning.cadence`) weighs its fix as five ticks would.
 
         Returns:
             Room index into ``site.rooms`` (-1 on a level without rooms) and its posterior.
@@ -257,8 +264,12 @@ class RoomFilter:
             counts[spread] = self._disc_counts(lv[spread], xs[spread], ys[spread], acc[spread],
                                                base[spread], n_local[spread])
         rate = np.where(mv, p.leave_rate_moving, p.leave_rate_parked)
-        stay = np.exp(-rate * max(dt, 0.0))
-        _room_step(self._post, r, counts, n_local, stay, self._nbr_ptr, self._nbr_idx, base,
+        stay = np.exp(-rate * np.maximum(np.asarray(dt, dtype=np.float64), 0.0))
+        ev = (np.ones(m) if evidence is None
+              else np.broadcast_to(np.asarray(evidence, dtype=np.float64), (m,)).copy())
+        if not np.all(np.isfinite(ev) & (ev >= 0)):
+            raise ValueError("evidence must be finite and >= 0")
+        _room_step(self._post, r, counts, n_local, stay, ev, self._nbr_ptr, self._nbr_idx, base,
                    p.teleport, p.alpha, p.samples)
         post = self._post[r]
         best_local = post.argmax(axis=1)

@@ -123,6 +123,9 @@ def main() -> None:
     ap.add_argument("--exhaustive", action="store_true",
                     help="add a row with the radio map scoring every candidate cell (no "
                          "coarse-to-fine search)")
+    ap.add_argument("--parked-every", type=float, action="append", default=[],
+                    help="add a row with parked tags located every this many seconds (0: every "
+                         "tick); repeatable")
     ap.add_argument("--no-multilateration", action="store_true",
                     help="skip the multilateration-only baseline (saves a third of the time)")
     args = ap.parse_args()
@@ -146,6 +149,10 @@ def main() -> None:
     if args.exhaustive:
         engines.insert(1, (label + ", every cell scored", replace(
             radio, radio_map_params=replace(radio.radio_map_params, refine_nats=None))))
+    for k, every in enumerate(args.parked_every):
+        engines.insert(1 + k, (label + (f", parked tags located every {every:g} s" if every
+                                        else ", every tag located every tick"), replace(
+            radio, cadence=replace(radio.cadence, parked_every_s=every))))
     if not args.no_multilateration:
         engines.append(("multilateration only", EngineConfig(radio_map=False)))
     start = min((t["ts"] for t in truth), default=0.0) + args.score_from_minutes * 60.0

@@ -76,6 +76,26 @@ def test_a_short_stay_is_not_committed() -> None:
     assert cal.tag_power(0) == (pytest.approx(np.nan, nan_ok=True), 0.0)
 
 
+def test_a_fix_that_stands_for_several_ticks_teaches_as_much_as_those_ticks() -> None:
+    """A parked tag located every 5 s (the engine's cadence) weighs what 5 fixes 1 s apart do."""
+    p = AutoCalParams(decorrelation_s=60.0, min_stay_s=1.0, memory_s=1e12)
+    tags, gws = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    e = np.array([-60.0, -64.0, -58.0, -61.0])
+    every, spaced = SelfCalibration(2, p), SelfCalibration(2, p)
+    for _ in range(5):
+        every.observe(1.0, tags, gws, e, np.ones(4))
+    # tag 0 stands for 5 s, tag 1 (located every tick elsewhere) for 1 s, five times
+    spaced.observe(1.0, tags[:2], gws[:2], e[:2], np.ones(2), span=np.full(2, 5.0))
+    for _ in range(5):
+        spaced.observe(1.0, tags[2:], gws[2:], e[2:], np.ones(2))
+    assert np.allclose(spaced.gateway_offset, every.gateway_offset)
+    assert np.allclose(spaced.gateway_samples, every.gateway_samples)
+    every.end_stays(np.array([0, 1]))
+    spaced.end_stays(np.array([0, 1]))
+    assert np.allclose([spaced.tag_power(r)[0] for r in (0, 1)],
+                       [every.tag_power(r)[0] for r in (0, 1)])
+
+
 def test_bad_samples_are_ignored_and_shapes_checked() -> None:
     cal = SelfCalibration(2)
     cal.observe(10.0, np.array([0, 0, 0]), np.array([0, 7, 1]),

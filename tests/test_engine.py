@@ -93,3 +93,23 @@ def test_fixes_name_the_gateway_that_heard_the_tag_strongest() -> None:
     frame = engine.tick(t + 1.0)
     assert dict(zip(frame.tag, frame.gateway, strict=True)) == {"tag-1": b.id, "tag-2": c.id}
     assert {d["tag"]: d["gateway"] for d in frame.to_dicts()} == {"tag-1": b.id, "tag-2": c.id}
+
+
+def test_parked_tags_get_a_fix_every_tick_but_are_located_less_often(ward) -> None:
+    readings, truth = ward
+    engine = StreamingEngine(load_sample_site())
+    frames = list(engine.run(readings))
+    # every tag heard in the window gets a fix at every tick, located or repeated
+    every = StreamingEngine(load_sample_site(), EngineConfig(
+        cadence=replace(EngineConfig().cadence, parked_every_s=0.0)))
+    every_frames = list(every.run(readings))
+    assert [f.tag for f in frames] == [f.tag for f in every_frames]
+    assert engine.stats.fixes == every.stats.fixes == every.stats.located
+    assert engine.stats.located < 0.7 * engine.stats.fixes
+    print(f"located {engine.stats.located} of {engine.stats.fixes} fixes")
+    # and accuracy holds against locating every tag every tick
+    ours = score_fixes([d for f in frames for d in f.to_dicts()], truth)
+    theirs = score_fixes([d for f in every_frames for d in f.to_dicts()], truth)
+    assert ours.n == theirs.n > 0
+    assert ours.room_accuracy >= theirs.room_accuracy - 0.02
+    assert ours.median_error_m <= theirs.median_error_m + 0.3

@@ -75,6 +75,25 @@ def test_moving_tag_follows_the_corridor_into_the_next_room(index: SiteIndex) ->
     assert compact == ["A", "C", "B"]
 
 
+def test_per_tag_time_steps_equal_separate_updates(index: SiteIndex) -> None:
+    """A tag updated after 5 s (the engine's parked cadence) beside one updated after 1 s."""
+    together, apart = RoomFilter(index), RoomFilter(index)
+    xs, ys = [2.0, 4.8], [8.0, 5.5]
+    for f in (together, apart):
+        f.update([0, 1], [0, 0], xs, ys, [3.0, 3.0], [False, True], 1.0)
+    room, conf = together.update([0, 1], [0, 0], [2.5, 5.6], [7.0, 4.0], [4.0, 4.0],
+                                 [False, True], np.array([5.0, 1.0]))
+    r0, c0 = apart.update([0], [0], [2.5], [7.0], [4.0], [False], 5.0)
+    r1, c1 = apart.update([1], [0], [5.6], [4.0], [4.0], [True], 1.0)
+    assert room.tolist() == [r0[0], r1[0]]
+    assert np.allclose(conf, [c0[0], c1[0]])
+    # and the time step matters: one second instead of five gives tag 0 another posterior
+    once = RoomFilter(index)
+    once.update([0, 1], [0, 0], xs, ys, [3.0, 3.0], [False, True], 1.0)
+    _, c_once = once.update([0], [0], [2.5], [7.0], [4.0], [False], 1.0)
+    assert not np.isclose(c_once[0], c0[0])
+
+
 def test_level_change_resets_the_posterior() -> None:
     site = Site.build(
         id="t", name="t",
@@ -93,7 +112,7 @@ def test_level_change_resets_the_posterior() -> None:
     assert idx.room_ids[int(room[0])] == "B1" and conf[0] > 0.9
 
 
-def naive_step(prior_post, counts, adj_local, stay, p: RoomParams):
+def naive_step(prior_post, counts, adj_local, stay, p: RoomParams, evidence: float = 1.0):
     n = prior_post.size
     prior = np.zeros(n)
     for j in range(n):
@@ -103,7 +122,7 @@ def naive_step(prior_post, counts, adj_local, stay, p: RoomParams):
         prior[j] += prior_post[j] * stay
         for k in adj_local[j]:
             prior[k] += prior_post[j] * (1 - stay) / len(adj_local[j])
-    e = (counts + p.alpha) / (p.samples + p.alpha * n)
+    e = ((counts + p.alpha) / (p.samples + p.alpha * n)) ** evidence
     q = e * ((1 - p.teleport) * prior + p.teleport / n)
     return q / q.sum()
 
@@ -122,9 +141,10 @@ def test_kernel_matches_plain_reference(index: SiteIndex) -> None:
         py = y + sigma * f._pattern[:, 1]
         rooms = index.room_at(px, py, 0)
         counts = np.bincount(rooms[rooms >= 0], minlength=3).astype(float)
-        stay = np.exp(-(p.leave_rate_moving if moving else p.leave_rate_parked) * 1.0)
-        post = naive_step(post, counts, adj, stay, p)
-        room, conf = f.update([0], [0], [x], [y], [2.0], [moving], 1.0)
+        dt = float(rng.choice([1.0, 5.0]))
+        stay = np.exp(-(p.leave_rate_moving if moving else p.leave_rate_parked) * dt)
+        post = naive_step(post, counts, adj, stay, p, evidence=dt)
+        room, conf = f.update([0], [0], [x], [y], [2.0], [moving], dt, evidence=[dt])
         assert int(room[0]) == int(post.argmax())
         assert conf[0] == pytest.approx(post.max(), rel=1e-9)
         assert np.allclose(f._post[0, :3], post, rtol=1e-9)

@@ -207,6 +207,7 @@ class Service:
 
     def _start_pipeline(self) -> None:
         from positioning.autocal import AutoCalParams
+        from positioning.cadence import CadenceParams
         from positioning.engine import EngineConfig, StreamingEngine
         from positioning.radiomap import RadioMapParams
         from tracker.calibration_file import load_calibration
@@ -219,7 +220,8 @@ class Service:
             rssi_1m_dbm=e.rssi_1m_dbm, path_loss_exponent=e.path_loss_exponent,
             radio_map=e.radio_map,
             radio_map_params=RadioMapParams(path_loss_exponent=e.radio_map_exponent),
-            autocal=AutoCalParams(enabled=e.self_calibration)))
+            autocal=AutoCalParams(enabled=e.self_calibration),
+            cadence=CadenceParams(parked_every_s=e.parked_every_s)))
         path = self._calibration_path()
         if path is not None:
             load_calibration(path, engine)

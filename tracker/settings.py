@@ -145,6 +145,10 @@ class EngineSettings(_Section):
             (:mod:`positioning.autocal`).
         calibration_file: Where the learned calibration is kept across restarts (None:
             ``calibration.json`` in ``state_dir``, or not kept when that is unset too).
+        parked_every_s: A parked tag is located this often, its latest fix repeated in
+            between (:mod:`positioning.cadence`; at most ``tick_s``: every tick). Larger
+            values position more tags per core but make parked tags flicker between rooms
+            more (docs/accuracy.md).
     """
 
     tick_s: float = Field(default=1.0, gt=0)
@@ -159,6 +163,7 @@ class EngineSettings(_Section):
     radio_map_exponent: float | None = Field(default=2.0, gt=0)
     self_calibration: bool = True
     calibration_file: str | None = None
+    parked_every_s: float = Field(default=2.0, ge=0)
 
 
 class ThinningConfig(_Section):
