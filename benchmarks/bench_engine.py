@@ -50,16 +50,23 @@ def _run(config: EngineConfig, traffic: list[tuple[float, ReadingBatch]]) -> int
     return fixes
 
 
-@pytest.mark.parametrize(("radio_map", "autocal", "every_tick"),
-                         [(True, True, False), (True, True, True), (True, False, False),
-                          (False, False, False)],
-                         ids=["radio-map", "radio-map-every-tag-every-tick",
-                              "radio-map-no-self-calibration", "multilateration"])
-def test_engine_readings_per_second(benchmark, traffic, radio_map: bool, autocal: bool,
-                                    every_tick: bool) -> None:
-    config = EngineConfig(radio_map=radio_map, autocal=AutoCalParams(enabled=autocal))
-    if every_tick:  # no parked cadence: what the engine cost before positioning.cadence
-        config = replace(config, cadence=replace(config.cadence, parked_every_s=0.0))
+_DEFAULT = EngineConfig()
+#: The engine at its defaults and with one thing changed at a time, all in one run.
+CONFIGS = {
+    "radio map": _DEFAULT,
+    "radio map, every tag every tick": replace(
+        _DEFAULT, cadence=replace(_DEFAULT.cadence, parked_every_s=0.0)),
+    "radio map, every cell scored": replace(
+        _DEFAULT, radio_map_params=replace(_DEFAULT.radio_map_params, refine_nats=None)),
+    "radio map, no self-calibration": replace(_DEFAULT, autocal=AutoCalParams(enabled=False)),
+    "multilateration": replace(_DEFAULT, radio_map=False),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS),
+                         ids=lambda n: n.replace(", ", "-").replace(" ", "-"))
+def test_engine_readings_per_second(benchmark, traffic, name: str) -> None:
+    config = CONFIGS[name]
     t0 = time.perf_counter()
     _run(config, traffic[:3])  # compile (or load cached) kernels
     compile_s = time.perf_counter() - t0
@@ -71,9 +78,6 @@ def test_engine_readings_per_second(benchmark, traffic, radio_map: bool, autocal
         "readings_per_s": round(n_readings / mean), "fixes_per_s": round(fixes / mean),
         "real_time_factor": round(SECONDS / mean, 2), "warmup_s": round(compile_s, 2),
     })
-    name = ("radio map" + ("" if autocal else ", no self-calibration")
-            + (", every tag every tick" if every_tick else "") if radio_map
-            else "multilateration")
     print(f"\n{name}: {n_readings} readings, "
           f"{fixes} fixes in {mean:.2f} s = {n_readings / mean:,.0f} readings/s, "
           f"{SECONDS / mean:.1f}x real time ({TAGS} tags); warm-up {compile_s:.1f} s")

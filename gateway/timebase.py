@@ -256,9 +256,8 @@ class ClockTracker:
                 newest[r.gateway] = dts
         for gateway, dts in newest.items():
             self.observe(gateway, dts, received_at)
-        # :meth:`correct` per reading, with one offset lookup per gateway (a message is
-        # mostly one gateway's).
-        offsets = {g: self.offset(g) for g in {r.gateway for r in result.readings}}
+        # :meth:`correct` per reading, one offset lookup per gateway that sent a device time
+        offsets = {g: self.offset(g) for g in newest}
         readings: list[Reading] = []
         for r, dts in zip(result.readings, result.device_ts, strict=True):
             t = (received_at if dts is None or not _sane(dts)

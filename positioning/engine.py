@@ -387,7 +387,11 @@ class StreamingEngine:
         pairs = _Pairs(*(getattr(pairs_all, f)[pm] for f in _Pairs.__slots__))
         strength = strength_all[pm]
         on_level = plevel_all[pm] == level[inv]
-        span = self._cadence.since(rows, t)  # seconds each fix stands for
+        # Seconds since each tag's previous fix: the room filter's time step. The evidence a
+        # fix carries (room filter, self-calibration) stands for those ticks, but for no more
+        # than its window holds: a tag back after an hour unheard brings one window of readings.
+        elapsed = self._cadence.since(rows, t)
+        span = np.minimum(elapsed, self.config.window_s)
         xy = np.full((m, 2), np.nan)
         acc = np.full(m, np.nan)
         n_used = np.zeros(m, dtype=np.int64)
@@ -406,7 +410,7 @@ class StreamingEngine:
         rows, level, xy, acc, n_used = rows[ok], level[ok], xy[ok], acc[ok], n_used[ok]
         tx, ty, tacc, moving = self._tracks.update(rows, t, xy[:, 0], xy[:, 1], acc, level)
         tx, ty = self._inside(level, tx, ty)
-        room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, span[ok],
+        room, conf = self._rooms.update(rows, level, tx, ty, tacc, moving, elapsed[ok],
                                         None if emission is None else emission[ok],
                                         evidence=span[ok] / self.config.tick_s)
         if self._cal is not None and radio_sel is not None and radio_cell is not None:

@@ -33,21 +33,21 @@ The search is coarse to fine: the cells on every other grid line in both directi
 cell with no such cell of its own room beside it) are scored first; a remaining cell is scored
 only when one of its coarse neighbours in the same room is within ``refine_nats`` of the best
 coarse score, and is otherwise given no weight. This is an approximation (a door opening can
-make the likelihood jump within a room over one cell): on the seed-1 accuracy runs of
-``docs/accuracy.md`` it changes no figure but the corridor layout's room changes per parked
-asset-hour (1.77 exhaustive, 1.81), and it makes the kernel about 1.3 times faster
-(``refine_nats=None`` scores every candidate cell). The non-detection term uses a tabulated
-:math:`\\log \\Phi` (cubic Hermite, within 1e-9 of the exact function), which halves the
-kernel's cost against ``math.erfc``.
+make the likelihood jump within a room over one cell); ``refine_nats=None`` scores every
+candidate cell, and ``docs/accuracy.md`` compares the two on both gateway layouts
+(``benchmarks/bench_engine.py`` their cost). The non-detection term uses a tabulated
+:math:`\\log \\Phi` (cubic Hermite, within 1e-9 of the exact function): computed with
+``math.erfc`` it was most of the kernel's cost.
 
 Run-time calibration enters as a per-gateway receive offset :math:`o_g` (subtracted from
-:math:`r_g` and from :math:`s`) and a per-tag prior :math:`(P_0, \tau)`
+:math:`r_g` and from :math:`s`) and a per-tag prior :math:`(P_0, \\tau)`
 (:mod:`positioning.autocal`); the most likely cell of each tag is returned so that
 calibration can learn from it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -335,6 +335,7 @@ def _log_phi(z: float) -> float:
     return -0.5 * z * z - math.log(-z) - 0.9189385332046727 + math.log(1.0 - q + 3.0 * q * q)
 
 
+@functools.cache
 def _log_phi_table() -> tuple[FloatArray, FloatArray]:
     """log Phi and its derivative phi / Phi at the knots, for cubic Hermite interpolation.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import orjson
@@ -161,6 +162,19 @@ async def test_the_pipeline_hands_every_tick_to_the_alert_runner(site: Site,
     assert (a.rule, a.subject, a.details["building"]) == ("pumps-stay-in-b", "pump-1", "A")
 
 
+def _service_settings(mqtt_url: str, prefix: str, database_url: str, tmp_path: Path,
+                      rules: list[dict[str, Any]]) -> Settings:
+    """An ingest-role service on its own topic prefix and client id, publishing alerts under
+    ``<prefix>/alerts``."""
+    return Settings.load(
+        None, role="ingest",
+        mqtt={"url": mqtt_url, "client_id": f"sporing-alerts-{uuid.uuid4().hex[:8]}",
+              "topic_prefix": prefix},
+        database={"url": database_url, "spool_dir": str(tmp_path / "spool")},
+        api={"host": "127.0.0.1", "ops_port": 0},
+        alerts={"topic_prefix": f"{prefix}/alerts", "rules": rules})
+
+
 @pytest.mark.integration
 async def test_the_service_raises_and_publishes_alerts(site: Site, tmp_path: Path,
                                                       mqtt_url: str, unique_topic: str) -> None:
@@ -172,15 +186,9 @@ async def test_the_service_raises_and_publishes_alerts(site: Site, tmp_path: Pat
     s.close()
 
     def settings(rooms: list[str]) -> Settings:
-        return Settings.load(
-            None, role="ingest",
-            mqtt={"url": mqtt_url, "client_id": f"sporing-alerts-{uuid.uuid4().hex[:8]}",
-                  "topic_prefix": unique_topic},
-            database={"url": url, "spool_dir": str(tmp_path / "spool")},
-            api={"host": "127.0.0.1", "ops_port": 0},
-            alerts={"topic_prefix": f"{unique_topic}/alerts", "rules": [
-                {"id": "no-pumps-in-1113", "kind": "restricted_area",
-                 "asset_types": ["infusion_pump"], "rooms": rooms}]})
+        return _service_settings(mqtt_url, unique_topic, url, tmp_path, [
+            {"id": "no-pumps-in-1113", "kind": "restricted_area",
+             "asset_types": ["infusion_pump"], "rooms": rooms}])
 
     with pytest.raises(AlertConfigError, match=r"alerts.rules\[0\].rooms: unknown room 'Z9'"):
         async with Service(settings(["Z9"]), site=site):
@@ -211,14 +219,8 @@ async def test_a_low_tag_battery_reported_by_a_minew_gateway_raises_an_alert(
     """Real Mosquitto: a Minew batch whose sensor tag reports 9 % battery → ``low_battery``
     alert published, and the battery level in the alert's details."""
     url = f"sqlite:///{tmp_path / 'battery.db'}"
-    settings = Settings.load(
-        None, role="ingest",
-        mqtt={"url": mqtt_url, "client_id": f"sporing-batt-{uuid.uuid4().hex[:8]}",
-              "topic_prefix": unique_topic},
-        database={"url": url, "spool_dir": str(tmp_path / "spool")},
-        api={"host": "127.0.0.1", "ops_port": 0},
-        alerts={"topic_prefix": f"{unique_topic}/alerts", "rules": [
-            {"id": "tag-battery", "kind": "low_battery", "below_pct": 20}]})
+    settings = _service_settings(mqtt_url, unique_topic, url, tmp_path, [
+        {"id": "tag-battery", "kind": "low_battery", "below_pct": 20}])
     gw = site.gateways[0].id
     batch = orjson.dumps([
         {"type": "Gateway", "mac": "AC233FC03641", "gatewayFree": 89, "gatewayLoad": 0.03},

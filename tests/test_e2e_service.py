@@ -195,7 +195,8 @@ async def test_simulated_hospital_end_to_end(mqtt_url: str, fresh_database: str,
     start = time.time() + 3.0
     scen = scenario(assets=80, duration_s=50.0, seed=11, start=start)
     settings = service_settings(site, mqtt_url, fresh_database, unique_topic,
-                                tmp_path / "spool")
+                                tmp_path / "spool").model_copy(
+        update={"state_dir": str(tmp_path / "state")})
     async with Service(settings, site=site) as svc:
         await svc.ingestor.wait_connected(10.0)
         pub = Publisher(Simulation(site, scen), mqtt_url, "mixed", unique_topic).start()
@@ -225,3 +226,6 @@ async def test_simulated_hospital_end_to_end(mqtt_url: str, fresh_database: str,
     # Thinning stored far fewer rows than fixes computed, and the store has no duplicates.
     assert len(fixes) < svc.pipeline.stats.fixes
     assert len({(f["tag"], f["ts"]) for f in fixes}) == len(fixes)
+    # The self-calibration was saved at shutdown (its 10-minute save never came in 50 s).
+    saved = orjson.loads((tmp_path / "state" / "calibration.json").read_bytes())
+    assert saved["version"] == 1 and "gateways" in saved

@@ -113,3 +113,47 @@ def test_parked_tags_get_a_fix_every_tick_but_are_located_less_often(ward) -> No
     assert ours.n == theirs.n > 0
     assert ours.room_accuracy >= theirs.room_accuracy - 0.02
     assert ours.median_error_m <= theirs.median_error_m + 0.3
+
+
+def test_a_tag_back_after_long_silence_brings_one_window_of_evidence(monkeypatch) -> None:
+    """Its room filter steps over the whole silence, but its fix weighs as one window's ticks
+    in the room filter and the self-calibration, not as the hour it was gone."""
+    from positioning.autocal import SelfCalibration
+    from positioning.rooms import RoomFilter
+
+    seen: dict[str, list[np.ndarray]] = {"dt": [], "evidence": [], "span": []}
+    room_update, observe = RoomFilter.update, SelfCalibration.observe
+
+    def spy_room(self, *args, evidence=None, **kw):  # type: ignore[no-untyped-def]
+        seen["dt"].append(np.atleast_1d(np.asarray(args[6], dtype=float)))
+        seen["evidence"].append(np.atleast_1d(np.asarray(evidence, dtype=float)))
+        return room_update(self, *args, evidence=evidence, **kw)
+
+    def spy_observe(self, *args, span=None, **kw):  # type: ignore[no-untyped-def]
+        seen["span"].append(np.asarray(span, dtype=float))
+        return observe(self, *args, span=span, **kw)
+
+    monkeypatch.setattr(RoomFilter, "update", spy_room)
+    monkeypatch.setattr(SelfCalibration, "observe", spy_observe)
+    site = load_sample_site()
+    engine = StreamingEngine(site, EngineConfig(autocal=replace(
+        EngineConfig().autocal, min_confidence=0.0)))
+    near = sorted(site.gateways, key=lambda g: (g.level, g.x, g.y))[:4]
+    t0 = 1_780_000_000.0
+
+    def heard(t: float) -> list[Reading]:
+        return [Reading(t + 0.1 * k, g.id, "pump", rssi=-62.0 - 6 * k)
+                for k, g in enumerate(near)]
+
+    for k in range(30):
+        engine.add(heard(t0 + k))
+        engine.tick(t0 + k + 1)
+    for key in seen:
+        seen[key].clear()
+    back = t0 + 3600.0
+    engine.add(heard(back))
+    frame = engine.tick(back + 1)
+    assert frame.tag == ("pump",)
+    assert seen["dt"][0][0] > 3000.0
+    assert seen["evidence"][0][0] == EngineConfig().window_s / EngineConfig().tick_s
+    assert seen["span"] and max(s.max() for s in seen["span"]) <= EngineConfig().window_s

@@ -131,6 +131,7 @@ class Service:
         self.alerts: Any = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._calibration_file: Path | None = None
         self._server: Any = None
         self._server_task: asyncio.Task[Any] | None = None
         self.http_port: int | None = None
@@ -222,7 +223,7 @@ class Service:
             radio_map_params=RadioMapParams(path_loss_exponent=e.radio_map_exponent),
             autocal=AutoCalParams(enabled=e.self_calibration),
             cadence=CadenceParams(parked_every_s=e.parked_every_s)))
-        path = self._calibration_path()
+        self._calibration_file = path = self._calibration_path()
         if path is not None:
             load_calibration(path, engine)
             self._tasks.append(asyncio.create_task(
@@ -327,6 +328,9 @@ class Service:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await asyncio.wait_for(t, timeout=30.0)
             self._tasks.clear()
+            # after the pipeline's last tick: what it learned last is saved too
+            if self._calibration_file is not None:
+                await self._save_calibration(self._calibration_file)
             self.submit_gateway_status()
             if self.alerts is not None:
                 await self.alerts.stop()

@@ -42,7 +42,7 @@ import numpy.typing as npt
 from tracker.availability import AssetState, StateMap
 from tracker.reports.fleet import type_names
 from tracker.reports.periods import DEFAULT_TZ, HOUR_S, ceil_hour, hour_of_week, iso_local, zone
-from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_info, rollup_window
+from tracker.reports.rollup import ALL_DEPARTMENTS, rollup_tz, rollup_window
 from tracker.store.base import Store
 
 __all__ = [
@@ -235,7 +235,8 @@ def forecast(
     """
     if not 1 <= weeks <= 52:
         raise ValueError(f"weeks: must be 1-52, got {weeks!r}")
-    start = ceil_hour(time.time() if now is None else now)
+    now = time.time() if now is None else now
+    start = ceil_hour(now)
     w = rollup_window(store, start - weeks * WEEK_H * HOUR_S, start, tz=tz, now=now)
     d = store.dialect
     params: list[Any] = [d.to_db(w.lo), d.to_db(start)]
@@ -294,8 +295,7 @@ def forecast_with_moves(
     Raises:
         ValueError: a bad argument (the message names it).
     """
-    if tz is None:  # the zone forecast() defaults to, for the moves' sentences too
-        tz = rollup_info(store)[0] or DEFAULT_TZ
+    tz = rollup_tz(store, tz)  # the zone forecast() defaults to, for the moves' sentences too
     rows = forecast(store, type=type, weeks=weeks, alpha=alpha, quantile=quantile, tz=tz,
                     now=now)
     moves = suggest_moves(rows, holdings(store, site, state_map=state_map, now=now), tz=tz)

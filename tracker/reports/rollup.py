@@ -140,6 +140,22 @@ class RollupWindow:
     now: float
 
 
+def _report_tz(tz: str | None, built_tz: str | None) -> str:
+    tz = tz or built_tz or DEFAULT_TZ
+    zone(tz)  # raises on an unknown zone
+    return tz
+
+
+def rollup_tz(store: Store, tz: str | None = None) -> str:
+    """The zone a report groups by: ``tz``, else the rollup's, else ``DEFAULT_TZ`` (the rule
+    of :func:`rollup_window`).
+
+    Raises:
+        ValueError: an unknown zone.
+    """
+    return _report_tz(tz, rollup_info(store)[0])
+
+
 def rollup_window(store: Store, t0: float, t1: float, *, tz: str | None = None,
                   now: float | None = None, local_days: bool = False) -> RollupWindow:
     """The window and time zone of a report over ``[t0, t1)`` of the rollup.
@@ -157,8 +173,7 @@ def rollup_window(store: Store, t0: float, t1: float, *, tz: str | None = None,
     if not t1 > t0:
         raise ValueError("to: must be after from")
     built_tz, _ = rollup_info(store)
-    tz = tz or built_tz or DEFAULT_TZ
-    zone(tz)
+    tz = _report_tz(tz, built_tz)
     if local_days and built_tz is not None and tz != built_tz:
         raise ValueError(f"tz: the rollup's local days are in {built_tz!r}, not {tz!r}")
     now = time.time() if now is None else now

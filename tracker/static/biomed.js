@@ -56,7 +56,8 @@ function reportQueries() {
   return {
     // [report, query, id of the CSV link (none: no link)]
     byDept: ["utilization", { ...base, by: "type_department", department }, "util-csv"],
-    all: ["utilization", { ...base, by: "type" }, null],
+    // the all-department rows, shown only when no department is chosen
+    ...(department ? {} : { all: ["utilization", { ...base, by: "type" }, null] }),
     fleet: ["fleet", { ...base, department }, "fleet-csv"],
     rooms: ["rooms", { ...base, department }, "heat-csv"],
     forecast: ["forecast", { type: filters.type, department }, "forecast-csv"],
@@ -334,7 +335,7 @@ async function loadAll() {
     const got = await Promise.all(reports.map(([, [report, params]]) => api(`reports/${report}?${query(params)}`)));
     const { byDept, all, fleet, rooms, forecast, maint, missing, idle } = Object.fromEntries(
       reports.map(([name], i) => [name, got[i]]));
-    const utilRows = [...(dept ? [] : all.rows.map((r) => ({ ...r, department: null }))), ...byDept.rows];
+    const utilRows = [...(all ? all.rows.map((r) => ({ ...r, department: null })) : []), ...byDept.rows];
     drawUtilization(utilRows);
     drawHours(fleet.rows.find((r) => r.department === (dept || null)));
     drawFleet(fleet.rows);
