@@ -14,7 +14,8 @@ evenly over the ticks) and repeats its latest fix in between, and locates a tag 
   ``rssi_change_db`` since its last fix (a tag being pushed away changes both within seconds).
 
 The repeated fix is the same position, room, confidence and accuracy: the tag has not been
-seen to move. The next fix weighs its room evidence as the ticks it stands for
+seen to move. The next fix weighs its room evidence as the ticks it stands for (the engine
+caps them at its reading window)
 (:meth:`positioning.rooms.RoomFilter.update`, ``evidence``) and teaches the self-calibration
 as much (:meth:`positioning.autocal.SelfCalibration.observe`, ``span``).
 
