@@ -18,7 +18,7 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.canonical import Reading
+from gateway.canonical import ReadingBatch
 from gateway.ingest import Ingestor
 from gateway.mqtt import MqttSettings
 from tests.conftest import mqtt_url  # noqa: F401  (the fixture)
@@ -84,7 +84,7 @@ async def _ingest(url: str, prefix: str, items: list[tuple[str, bytes]],
     got = 0
     done = asyncio.Event()
 
-    async def sink(readings: list[Reading]) -> None:
+    async def sink(readings: ReadingBatch) -> None:
         nonlocal got
         got += len(readings)
         if got >= n_readings:
@@ -169,9 +169,10 @@ def test_handle_canonical_arrays_in_process(benchmark: Any) -> None:
         await ing.flush()
         return time.process_time() - c0, sink.n
 
-    cpu, n = benchmark.pedantic(lambda: asyncio.run(once()), rounds=5, iterations=1)
-    assert n == n_readings
-    us = 1e6 * cpu / n_readings
+    runs: list[tuple[float, int]] = []
+    benchmark.pedantic(lambda: runs.append(asyncio.run(once())), rounds=5, iterations=1)
+    assert all(n == n_readings for _cpu, n in runs)
+    us = 1e6 * min(cpu for cpu, _n in runs) / n_readings  # the least disturbed round
     benchmark.extra_info.update({"readings": n_readings, "cpu_us_per_reading": round(us, 2)})
     print(f"\ncanonical arrays in process: {us:.2f} CPU-µs per reading "
           f"({n_readings} readings in {N_BATCHES} messages)")

@@ -210,6 +210,43 @@ class ReadingBatch:
                 txp[i] = r.tx_power
         return cls(ts, gw, tg, rssi, rng, txp, tuple(gw_index), tuple(tag_index))
 
+    @classmethod
+    def empty(cls) -> ReadingBatch:
+        """A batch of no readings."""
+        z = np.zeros(0)
+        i = np.zeros(0, dtype=np.int32)
+        return cls(z, i, i.copy(), z.copy(), z.copy(), z.copy(), (), ())
+
+    @classmethod
+    def concat(cls, batches: Iterable[ReadingBatch]) -> ReadingBatch:
+        """One batch of all readings of ``batches`` in order (vocabularies merged)."""
+        parts = [b for b in batches if len(b)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        gw_index: dict[str, int] = {}
+        tag_index: dict[str, int] = {}
+        gws, tags = [], []
+        for b in parts:
+            gmap = np.array([gw_index.setdefault(g, len(gw_index)) for g in b.gateway_ids],
+                            dtype=np.int32)
+            tmap = np.array([tag_index.setdefault(t, len(tag_index)) for t in b.tag_ids],
+                            dtype=np.int32)
+            gws.append(gmap[b.gateway])
+            tags.append(tmap[b.tag])
+        return cls(np.concatenate([b.ts for b in parts]), np.concatenate(gws),
+                   np.concatenate(tags), np.concatenate([b.rssi for b in parts]),
+                   np.concatenate([b.range_m for b in parts]),
+                   np.concatenate([b.tx_power for b in parts]), tuple(gw_index),
+                   tuple(tag_index))
+
+    def take(self, rows: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ReadingBatch:
+        """The readings selected by a boolean mask or an index array (same vocabularies)."""
+        return ReadingBatch(self.ts[rows], self.gateway[rows], self.tag[rows], self.rssi[rows],
+                            self.range_m[rows], self.tx_power[rows], self.gateway_ids,
+                            self.tag_ids)
+
     def to_readings(self) -> list[Reading]:
         """Expand back to reading objects (for I/O and tests, not the hot path)."""
         out = []

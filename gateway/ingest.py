@@ -36,13 +36,14 @@ from types import TracebackType
 from typing import Any
 
 import aiomqtt
+import numpy as np
 import orjson
 
 from gateway.adapters import ADAPTERS, DEFAULT_OPTIONS, DEFAULT_TOPIC_MAP, ParseOptions
 from gateway.adapters.topics import topic_matches, validate_filter
 from gateway.adapters.types import Adapter, ParseResult, PositionReport
 from gateway.batteries import TagBatteries
-from gateway.canonical import Reading
+from gateway.canonical import ReadingBatch
 from gateway.errors import PayloadError, TopicFilterError
 from gateway.gatewaymap import GatewayMap
 from gateway.health import GatewayHealth
@@ -53,8 +54,8 @@ __all__ = ["IngestStats", "Ingestor", "Sink"]
 
 _log = logging.getLogger("sporing.ingest")
 
-#: ``async def sink(readings: list[Reading]) -> None``.
-Sink = Callable[[list[Reading]], Awaitable[None]]
+#: ``async def sink(readings: ReadingBatch) -> None`` (columns, floor-plan gateway ids).
+Sink = Callable[[ReadingBatch], Awaitable[None]]
 
 #: Label of rejects whose gateway cannot be told, and of gateways beyond the label cap.
 UNKNOWN = "unknown"
@@ -239,7 +240,8 @@ class Ingestor:
         self.connected = asyncio.Event()
         self._rlog = _RateLimitedLog(_log, log_interval_s)
         self._match_cache: dict[str, tuple[str, Adapter] | None] = {}
-        self._buffer: list[Reading] = []
+        self._buffer: list[ReadingBatch] = []
+        self._buffered = 0
         self._buffer_since = 0.0
         self._flush_lock = asyncio.Lock()
         self._stop = asyncio.Event()
@@ -412,7 +414,7 @@ class Ingestor:
         for err in result.errors:
             gw = gmap.resolve(first_gw) if first_gw else None
             self._reject(topic, payload, t, gw or first_gw, err, forward=False)
-        if self.retime and result.readings:
+        if self.retime and len(result.batch):
             result = self.clock.apply(result, t)
         if result.status is not None:
             st.statuses += 1
@@ -425,37 +427,47 @@ class Ingestor:
             st.positions += len(result.positions)
             self.positions.extend(result.positions)
             del self.positions[:-10_000]
-        out: list[Reading] = []
-        per_gw: Counter[str] = Counter()
-        unknown: set[str] = set()
-        for r in result.readings:
-            gw = gmap.resolve(r.gateway)
-            if gw is None:
-                unknown.add(r.gateway)
-                continue
-            out.append(r if gw == r.gateway else
-                       Reading(r.ts, gw, r.tag, r.rssi, r.range_m, r.tx_power))
-            per_gw[gw] += 1
-        for vendor in sorted(unknown):
+        batch, unknown = self._to_floor_plan(result.batch)
+        for vendor in unknown:
             self._reject(topic, payload, t, vendor, PayloadError(
                 "unknown_gateway", f"gateway {vendor!r} is not in the floor plan and has no "
                                    "alias"))
-        seen = set(per_gw)
+        counts = np.bincount(batch.gateway, minlength=len(batch.gateway_ids)).tolist()
+        per_gw = dict(zip(batch.gateway_ids, counts, strict=True))
         for g in result.gateways:
             m = gmap.resolve(g)
-            if m is not None and m not in seen:
-                seen.add(m)
-                per_gw[m] += 0
+            if m is not None:
+                per_gw.setdefault(m, 0)
         for gw, n in per_gw.items():
             st.readings[st.label(gw), fmt] += n
             self.health.observe(gw, t, n)
-        if out:
+        n_out = len(batch)
+        if n_out:
             if not self._buffer:
                 self._buffer_since = time.monotonic()
-            self._buffer.extend(out)
-            if len(self._buffer) >= self.batch_size:
+            self._buffer.append(batch)
+            self._buffered += n_out
+            if self._buffered >= self.batch_size:
                 await self.flush()
-        return len(out)
+        return n_out
+
+    def _to_floor_plan(self, batch: ReadingBatch) -> tuple[ReadingBatch, list[str]]:
+        """The batch with floor-plan gateway ids (one lookup per distinct vendor id, not per
+        reading), readings of unknown gateways dropped; and those unknown ids, sorted."""
+        resolved = [self.gateway_map.resolve(g) for g in batch.gateway_ids]
+        if all(r == g for r, g in zip(resolved, batch.gateway_ids, strict=True)):
+            return batch, []
+        index: dict[str, int] = {}
+        code = np.array([-1 if r is None else index.setdefault(r, len(index))
+                         for r in resolved], dtype=np.int32)
+        new = code[batch.gateway]
+        keep = new >= 0
+        present = np.bincount(batch.gateway, minlength=len(resolved))
+        unknown = sorted(g for g, r, k in zip(batch.gateway_ids, resolved, present.tolist(),
+                                              strict=True) if r is None and k)
+        return (ReadingBatch(batch.ts[keep], new[keep], batch.tag[keep], batch.rssi[keep],
+                             batch.range_m[keep], batch.tx_power[keep], tuple(index),
+                             batch.tag_ids), unknown)
 
     def _reject(self, topic: str, payload: bytes, t: float, gateway: str | None,
                 err: PayloadError, *, label_reason: str | None = None,
@@ -512,7 +524,8 @@ class Ingestor:
         async with self._flush_lock:
             if not self._buffer:
                 return
-            batch, self._buffer = self._buffer, []
+            batch = ReadingBatch.concat(self._buffer)
+            self._buffer, self._buffered = [], 0
             try:
                 await self._sink(batch)
                 self.stats.batches += 1
@@ -521,12 +534,12 @@ class Ingestor:
                 self._rlog.warn(("sink", type(exc).__name__),
                                 "sink failed with %d readings (kept for retry): %r",
                                 len(batch), exc)
-                keep = batch + self._buffer
+                keep = ReadingBatch.concat([batch, *self._buffer])
                 over = len(keep) - self.max_buffer
                 if over > 0:
                     self.stats.dropped_readings += over
-                    keep = keep[over:]
-                self._buffer = keep
+                    keep = keep.take(np.arange(over, len(keep)))
+                self._buffer, self._buffered = [keep], len(keep)
             if self._buffer:
                 self._buffer_since = time.monotonic()
 

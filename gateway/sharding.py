@@ -24,16 +24,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import orjson
 
 from gateway.adapters import DEFAULT_OPTIONS, DEFAULT_TOPIC_MAP, ParseOptions, ParseResult
+from gateway.adapters.canonical import parse as parse_canonical
 from gateway.adapters.topics import topic_matches
-from gateway.canonical import Reading, ReadingError, parse_reading, reading_to_json
+from gateway.canonical import (
+    Reading,
+    ReadingBatch,
+    ReadingError,
+    parse_reading,
+    reading_to_json,
+)
 from gateway.errors import GatewayError, PayloadError
 from gateway.ingest import Ingestor, Sink
 from gateway.mqtt import MqttSettings
+from gateway.timebase import TimePolicy
 
 __all__ = [
     "SHARD_FORMAT",
@@ -87,9 +97,26 @@ def assign_shards(worker: int, n_workers: int, n_shards: int) -> list[int]:
     return [k for k in range(n_shards) if k % n_workers == worker]
 
 
-def encode_batch(readings: Iterable[Reading]) -> bytes:
+def encode_batch(readings: ReadingBatch | Iterable[Reading]) -> bytes:
     """A JSON array of canonical readings (as :func:`gateway.canonical.reading_to_json`)."""
-    return b"[" + b",".join(reading_to_json(r) for r in readings) + b"]"
+    if not isinstance(readings, ReadingBatch):
+        return b"[" + b",".join(reading_to_json(r) for r in readings) + b"]"
+    b = readings
+    gws = [b.gateway_ids[k] for k in b.gateway.tolist()]
+    tags = [b.tag_ids[k] for k in b.tag.tolist()]
+    docs: list[dict[str, Any]] = []
+    for ts, gw, tag, rssi, rng, txp in zip(b.ts.tolist(), gws, tags, b.rssi.tolist(),
+                                           b.range_m.tolist(), b.tx_power.tolist(),
+                                           strict=True):
+        d: dict[str, Any] = {"ts": ts, "gateway": gw, "tag": tag}
+        if rssi == rssi:
+            d["rssi"] = rssi
+        if rng == rng:
+            d["range_m"] = rng
+        if txp == txp:
+            d["tx_power"] = txp
+        docs.append(d)
+    return orjson.dumps(docs)
 
 
 def decode_batch(payload: bytes) -> tuple[list[Reading], list[PayloadError]]:
@@ -116,15 +143,16 @@ def decode_batch(payload: bytes) -> tuple[list[Reading], list[PayloadError]]:
     return out, errors
 
 
+_SHARD_OPTIONS = ParseOptions(time_policy=TimePolicy(mode="device"))
+
+
 def parse_shard_payload(topic: str, payload: bytes, received_at: float, *,
                         options: ParseOptions = DEFAULT_OPTIONS) -> ParseResult:
-    """Adapter (same signature as the vendor adapters) for the shard stream."""
-    if len(payload) > options.max_bytes:
-        raise PayloadError("too_large", f"{len(payload)} bytes > limit {options.max_bytes}")
-    readings, errors = decode_batch(payload)
-    gws = tuple(dict.fromkeys(r.gateway for r in readings))
-    return ParseResult(readings=readings, errors=errors, gateways=gws,
-                       device_ts=[None] * len(readings))
+    """Adapter (same signature as the vendor adapters) for the shard stream: canonical
+    readings whose ``ts`` is kept as is (the parser worker already chose and corrected it);
+    only ``options.max_bytes`` is taken from ``options``."""
+    return parse_canonical(topic, payload, received_at,
+                           options=replace(_SHARD_OPTIONS, max_bytes=options.max_bytes))
 
 
 Publish = Callable[[str, bytes, int], Awaitable[None]]
@@ -144,25 +172,31 @@ class ShardPublisher:
         self.max_per_message = max_per_message
         self.published = 0
         self._publish: Publish | None = None
+        self._shards: dict[str, int] = {}
 
     def bind(self, publish: Publish) -> None:
         """Set the function that publishes ``(topic, payload, qos)``."""
         self._publish = publish
 
-    async def __call__(self, readings: list[Reading]) -> None:
+    async def __call__(self, readings: ReadingBatch) -> None:
         """Publish ``readings`` to their shards (raises if publishing fails, so the
         Ingestor keeps the batch and retries)."""
         if self._publish is None:
             raise ShardingError("ShardPublisher is not bound to a publisher")
-        groups: dict[int, list[Reading]] = {}
-        for r in readings:
-            groups.setdefault(shard_of(r.tag, self.n_shards), []).append(r)
+        cache = self._shards
+        if len(cache) > 1_000_000:  # garbage tag ids must not grow it without bound
+            cache.clear()
+        n = self.n_shards
+        of_tag = np.array([cache[t] if t in cache else cache.setdefault(t, shard_of(t, n))
+                           for t in readings.tag_ids], dtype=np.int64)
+        shard = of_tag[readings.tag] if of_tag.size else np.zeros(0, np.int64)
         calls = []
-        for k, rs in groups.items():
+        for k in np.unique(shard).tolist():
+            rows = np.flatnonzero(shard == k)
             topic = shard_topic(k, self.prefix)
-            for i in range(0, len(rs), self.max_per_message):
-                calls.append(self._publish(topic, encode_batch(rs[i:i + self.max_per_message]),
-                                           self.qos))
+            for i in range(0, rows.size, self.max_per_message):
+                part = readings.take(rows[i:i + self.max_per_message])
+                calls.append(self._publish(topic, encode_batch(part), self.qos))
         await asyncio.gather(*calls)
         self.published += len(readings)
 

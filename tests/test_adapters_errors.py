@@ -196,3 +196,48 @@ def test_canonical_fast_path_agrees_with_the_validating_path(elements: list[obje
     assert got.device_ts == want.device_ts
     assert [(e.reason, e.detail) for e in got.errors] == [(e.reason, e.detail)
                                                          for e in want.errors]
+
+
+_GOOD_BLE = st.builds(
+    lambda ts, gw, tag, r, p: {"ts": ts, "gateway": gw, "tag": tag, "rssi": r,
+                               **({} if p == "absent" else {"tx_power": p})},
+    st.one_of(st.integers(1_600_000_000, 1_800_000_000), st.floats(1.6e9, 1.8e9),
+              st.floats(NOW - 5, NOW + 5)),
+    st.sampled_from(["gw-1", "gw-2", "gw-3"]), st.text(min_size=1, max_size=3),
+    st.one_of(st.integers(-130, 20), st.floats(-130, 20)),
+    st.one_of(st.just("absent"), st.none(), st.integers(-130, 30), st.floats(-200, 30),
+              st.just(0)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_GOOD_BLE, min_size=1, max_size=40))
+def test_canonical_array_column_path_agrees_with_the_validating_path(
+        elements: list[dict[str, object]]) -> None:
+    """Arrays of well-formed BLE readings take the column-wise path; it gives exactly what
+    the per-element validating path gives (times, ids, tx power filtering, order)."""
+    import orjson
+
+    from gateway.adapters import _common as c
+    from gateway.adapters import canonical
+
+    payload = orjson.dumps(elements)
+    fast = canonical._well_formed_ble(orjson.loads(payload), NOW, ParseOptions())
+    assert fast is not None
+    got = ADAPTERS["canonical"]("sporing/readings/a", payload, NOW)
+    ref = c.ResultBuilder(NOW, ParseOptions())
+    ref.each(orjson.loads(payload), lambda _i, el: canonical._checked(ref, el))
+    want = ref.build()
+    assert got.readings == want.readings == fast.readings
+    assert got.device_ts == want.device_ts
+    assert got.gateways == want.gateways and not got.errors
+
+
+def test_one_bad_element_sends_the_whole_array_through_the_validating_path() -> None:
+    import orjson
+
+    good = {"ts": NOW, "gateway": "gw-1", "tag": "a", "rssi": -60}
+    doc = [good, {**good, "rssi": 42}, {**good, "tag": "b"}, {**good, "rssi": True}]
+    r = ADAPTERS["canonical"]("sporing/readings/a", orjson.dumps(doc), NOW)
+    assert [x.tag for x in r.readings] == ["a", "b"]
+    assert [(e.reason, e.detail.split(":")[0]) for e in r.errors] == [
+        ("absurd_rssi", "element 1"), ("wrong_type", "element 3")]

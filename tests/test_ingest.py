@@ -6,11 +6,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from gateway.adapters import DEFAULT_TOPIC_MAP, ParseOptions, parse_message
-from gateway.canonical import Reading
+from gateway.canonical import Reading, ReadingBatch
 from gateway.errors import PayloadError, TopicFilterError
 from gateway.gatewaymap import GatewayMap, GatewayMapError, normalize_gateway_key
 from gateway.ingest import Ingestor
@@ -26,11 +27,11 @@ class Collect:
         self.batches: list[list[Reading]] = []
         self.fail = 0
 
-    async def __call__(self, readings: list[Reading]) -> None:
+    async def __call__(self, readings: ReadingBatch) -> None:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("sink down")
-        self.batches.append(list(readings))
+        self.batches.append(readings.to_readings())
 
     @property
     def readings(self) -> list[Reading]:
@@ -95,6 +96,24 @@ async def test_bad_input_is_counted_per_gateway_and_reason_and_never_raises() ->
     assert rej[("gw-2", "invalid_utf8")] == 1  # labelled by the alias found in the topic
     assert ing.stats.reject_total() == len(bad)
     assert ing.stats.messages["unmatched"] == 1 and ing.stats.messages["too_large"] == 1
+
+
+async def test_one_array_from_aliased_and_unknown_gateways_is_mapped_per_reading() -> None:
+    """Vendor ids are resolved once per distinct id: two aliases of one floor-plan gateway
+    merge, readings of an unknown gateway are dropped (and counted), order is kept."""
+    sink = Collect()
+    gmap = GatewayMap(["gw-1", "gw-2"], {"kitchen": "gw-2", "kjokken": "gw-2"})
+    ing = Ingestor(SETTINGS, sink, gateway_map=gmap)
+    rows = [("kitchen", "a", -60), ("gw-9", "b", -61), ("kjokken", "c", -62),
+            ("gw-1", "d", -63), ("gw-9", "e", -64), ("kitchen", "f", -65)]
+    payload = orjson.dumps([{"ts": NOW, "gateway": g, "tag": t, "rssi": r} for g, t, r in rows])
+    assert await ing.handle("sporing/readings/mixed", payload, NOW) == 4
+    await ing.flush()
+    assert [(r.gateway, r.tag, r.rssi) for r in sink.readings] == [
+        ("gw-2", "a", -60.0), ("gw-2", "c", -62.0), ("gw-1", "d", -63.0), ("gw-2", "f", -65.0)]
+    assert ing.stats.rejects[("gw-9", "unknown_gateway")] == 1
+    assert ing.stats.readings[("gw-2", "canonical")] == 3
+    assert {r.gateway: r.readings for r in ing.health.snapshot(NOW)}["gw-2"] == 3
 
 
 async def test_batch_element_errors_keep_the_rest() -> None:
@@ -237,3 +256,17 @@ def test_gateway_map_rejects_inconsistent_aliases() -> None:
 
 def test_payload_error_reasons_used_are_known() -> None:
     PayloadError("unknown_gateway", "x")  # the reason the ingest layer adds exists
+
+
+def test_reading_batches_concatenate_and_select_with_their_vocabularies() -> None:
+    a = ReadingBatch.from_readings([Reading(1.0, "gw-1", "x", rssi=-60.0),
+                                    Reading(2.0, "gw-2", "y", range_m=3.5)])
+    b = ReadingBatch.from_readings([Reading(3.0, "gw-2", "z", rssi=-61.0, tx_power=-59.0),
+                                    Reading(4.0, "gw-3", "x", rssi=-62.0)])
+    both = ReadingBatch.concat([a, ReadingBatch.empty(), b])
+    assert both.to_readings() == a.to_readings() + b.to_readings()
+    assert both.gateway_ids == ("gw-1", "gw-2", "gw-3") and both.tag_ids == ("x", "y", "z")
+    assert ReadingBatch.concat([a]) is a and len(ReadingBatch.concat([])) == 0
+    assert both.take(both.ts > 2.5).to_readings() == b.to_readings()
+    assert both.take(np.array([3, 0])).to_readings() == [b.to_readings()[1],
+                                                         a.to_readings()[0]]

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from gateway.adapters import DEFAULT_TOPIC_MAP, parse_message
-from gateway.canonical import Reading
+from gateway.canonical import Reading, ReadingBatch
 from gateway.gatewaymap import GatewayMap
 from gateway.ingest import Ingestor
 from gateway.mqtt import Backoff, MqttSettings
@@ -37,8 +37,8 @@ class Collect:
         self.readings: list[Reading] = []
         self._changed = asyncio.Event()
 
-    async def __call__(self, readings: list[Reading]) -> None:
-        self.readings.extend(readings)
+    async def __call__(self, readings: ReadingBatch) -> None:
+        self.readings.extend(readings.to_readings())
         self._changed.set()
 
     async def wait_for(self, n: int, timeout: float = 20.0) -> list[Reading]:

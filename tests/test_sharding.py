@@ -15,7 +15,7 @@ import aiomqtt
 import orjson
 import pytest
 
-from gateway.canonical import Reading
+from gateway.canonical import Reading, ReadingBatch
 from gateway.errors import PayloadError
 from gateway.gatewaymap import GatewayMap
 from gateway.mqtt import MqttSettings
@@ -95,8 +95,8 @@ async def test_two_parsers_two_positioners_every_tag_to_exactly_one_worker(
     received: dict[int, list[Reading]] = defaultdict(list)
 
     def sink_for(w: int):  # type: ignore[no-untyped-def]
-        async def sink(readings: list[Reading]) -> None:
-            received[w].extend(readings)
+        async def sink(readings: ReadingBatch) -> None:
+            received[w].extend(readings.to_readings())
         return sink
 
     positioners = [positioning_worker(base.with_client_id(f"pos-{run}-{w}"),

@@ -6,6 +6,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from gateway.adapters.types import (
@@ -15,10 +17,10 @@ from gateway.adapters.types import (
     PositionReport,
     TagBattery,
 )
-from gateway.canonical import RANGE_MAX_M, RSSI_MAX_DBM, RSSI_MIN_DBM, Reading
+from gateway.canonical import RANGE_MAX_M, RSSI_MAX_DBM, RSSI_MIN_DBM, ReadingBatch
 from gateway.errors import PayloadError
 from gateway.identity import is_mac, normalize_mac
-from gateway.timebase import choose_ts, to_unix_seconds
+from gateway.timebase import choose_ts, choose_ts_array, to_unix_seconds
 
 #: Plausible "RSSI at 1 m" values; anything else is ignored (tx_power = None).
 TX_POWER_MIN_DBM = -127.0
@@ -144,6 +146,12 @@ def tx_power(value: float | None) -> float | None:
     return float(value)
 
 
+def tx_power_array(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """:func:`tx_power` on an array (NaN: absent or implausible)."""
+    ok = (values >= TX_POWER_MIN_DBM) & (values <= TX_POWER_MAX_DBM) & (values != 0)
+    return np.where(ok, values, np.nan)
+
+
 def device_time(value: Any, key: str) -> float | None:
     """A device timestamp in UNIX seconds (None when absent)."""
     if value is None or value == "":
@@ -165,37 +173,53 @@ def gateway_mac(value: Any, key: str) -> str:
 
 
 class ResultBuilder:
-    """Accumulates readings, errors and positions, then freezes them into a ParseResult."""
+    """Accumulates readings (as columns), errors and positions, then freezes them into a
+    ParseResult."""
 
-    __slots__ = ("_gateways", "batteries", "device_ts", "errors", "options", "positions",
-                 "readings", "received_at")
+    __slots__ = ("_dts", "_gateways", "_gw", "_rng", "_rssi", "_tag", "_tags", "_txp",
+                 "batteries", "errors", "options", "positions", "received_at")
 
     def __init__(self, received_at: float, options: ParseOptions) -> None:
         self.received_at = float(received_at)
         self.options = options
-        self.readings: list[Reading] = []
-        self.device_ts: list[float | None] = []
         self.errors: list[PayloadError] = []
         self.positions: list[PositionReport] = []
         self.batteries: list[TagBattery] = []
-        self._gateways: dict[str, None] = {}
+        self._gateways: dict[str, int] = {}
+        self._tags: dict[str, int] = {}
+        self._gw: list[int] = []
+        self._tag: list[int] = []
+        self._rssi: list[float] = []
+        self._rng: list[float] = []
+        self._txp: list[float] = []
+        self._dts: list[float] = []
+
+    def __len__(self) -> int:
+        """Readings added so far."""
+        return len(self._gw)
 
     def ts(self, device_ts: float | None) -> float:
-        """The canonical time for a device time under the configured policy."""
+        """The canonical time for a device time under the configured policy (for statuses and
+        positions; readings get theirs in :meth:`build`)."""
         return choose_ts(device_ts, self.received_at, self.options.time_policy)
 
     def gateway(self, gateway: str) -> None:
         """Record a gateway id the payload came from."""
-        self._gateways.setdefault(gateway, None)
+        self._gateways.setdefault(gateway, len(self._gateways))
 
     def add(self, gateway: str, tag: str, *, rssi_dbm: float | None = None,
             range_metres: float | None = None, tx_power_dbm: float | None = None,
             device_ts: float | None = None) -> None:
-        """Append one (already validated) reading."""
-        self.gateway(gateway)
-        self.readings.append(Reading(self.ts(device_ts), gateway, tag, rssi_dbm,
-                                     range_metres, tx_power(tx_power_dbm)))
-        self.device_ts.append(device_ts)
+        """Append one (already validated) reading; its ``ts`` is chosen from ``device_ts``
+        under the configured time policy when the result is built."""
+        gws, tags = self._gateways, self._tags
+        self._gw.append(gws.setdefault(gateway, len(gws)))
+        self._tag.append(tags.setdefault(tag, len(tags)))
+        self._rssi.append(math.nan if rssi_dbm is None else rssi_dbm)
+        self._rng.append(math.nan if range_metres is None else range_metres)
+        txp = tx_power(tx_power_dbm)
+        self._txp.append(math.nan if txp is None else txp)
+        self._dts.append(math.nan if device_ts is None else device_ts)
 
     def battery(self, tag: str, value: Any) -> None:
         """Record a tag's battery percentage when ``value`` is a plausible one (a number in
@@ -223,5 +247,13 @@ class ResultBuilder:
         """The frozen result."""
         if status is not None:
             self.gateway(status.gateway)
-        return ParseResult(self.readings, self.errors, status, tuple(self._gateways),
-                           self.positions, self.device_ts, self.batteries)
+        dts = np.array(self._dts, dtype=np.float64)
+        batch = ReadingBatch(choose_ts_array(dts, self.received_at, self.options.time_policy),
+                             np.array(self._gw, dtype=np.int32),
+                             np.array(self._tag, dtype=np.int32),
+                             np.array(self._rssi, dtype=np.float64),
+                             np.array(self._rng, dtype=np.float64),
+                             np.array(self._txp, dtype=np.float64), tuple(self._gateways),
+                             tuple(self._tags))
+        return ParseResult(batch, self.errors, status, tuple(self._gateways), self.positions,
+                           dts, self.batteries)

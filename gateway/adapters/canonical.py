@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from gateway.adapters import _common as c
 from gateway.adapters.types import DEFAULT_OPTIONS, ParseOptions, ParseResult
-from gateway.canonical import RSSI_MAX_DBM, RSSI_MIN_DBM
+from gateway.canonical import RSSI_MAX_DBM, RSSI_MIN_DBM, ReadingBatch
 from gateway.errors import PayloadError
+from gateway.timebase import choose_ts_array
 
 __all__ = ["parse"]
 
@@ -51,10 +54,54 @@ def parse(topic: str, payload: bytes, received_at: float, *,
     if isinstance(doc, dict):
         one(0, doc)
     elif isinstance(doc, list):
+        fast = _well_formed_ble(doc, received_at, options)
+        if fast is not None:
+            return fast
         b.each(doc, one)
     else:
         c.as_object(doc)
     return b.build()
+
+
+_NUMBER = {int, float}
+
+
+def _well_formed_ble(doc: list[Any], received_at: float,
+                     options: ParseOptions) -> ParseResult | None:
+    """The result of an array of well-formed BLE readings, column by column (a few list
+    comprehensions and NumPy checks instead of a Python call per element); None when any
+    element is not one (then every element goes through the validating path)."""
+    if not doc or not all(type(el) is dict for el in doc):
+        return None
+    n = len(doc)
+    ts = [el.get("ts") for el in doc]
+    gws = [el.get("gateway") for el in doc]
+    tags = [el.get("tag") for el in doc]
+    rssi = [el.get("rssi") for el in doc]
+    txp = [el.get("tx_power") for el in doc]
+    if not (set(map(type, ts)) <= _NUMBER and set(map(type, rssi)) <= _NUMBER
+            and set(map(type, gws)) == {str} and set(map(type, tags)) == {str}
+            and set(map(type, txp)) <= {int, float, type(None)}
+            and all(el.get("range_m") is None for el in doc)):
+        return None
+    gw_index: dict[str, int] = {}
+    tag_index: dict[str, int] = {}
+    gw_code = [gw_index.setdefault(g, len(gw_index)) for g in gws]
+    tag_code = [tag_index.setdefault(t, len(tag_index)) for t in tags]
+    if "" in gw_index or "" in tag_index:
+        return None
+    dts = np.array(ts, dtype=np.float64)
+    r = np.array(rssi, dtype=np.float64)
+    tx = np.array(txp, dtype=np.float64)  # None becomes NaN
+    if not (np.isfinite(dts).all() and ((r >= RSSI_MIN_DBM) & (r <= RSSI_MAX_DBM)).all()
+            and not np.isinf(tx).any()):
+        return None
+    gateways = tuple(gw_index)
+    batch = ReadingBatch(choose_ts_array(dts, received_at, options.time_policy),
+                         np.array(gw_code, dtype=np.int32), np.array(tag_code, dtype=np.int32),
+                         r, np.full(n, np.nan), c.tx_power_array(tx), gateways,
+                         tuple(tag_index))
+    return ParseResult(batch, gateways=gateways, device_time=dts)
 
 
 def _checked(b: c.ResultBuilder, el: Any) -> None:

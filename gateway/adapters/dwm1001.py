@@ -84,7 +84,7 @@ def parse(topic: str, payload: bytes, received_at: float, *,
         b.positions.append(PositionReport(b.ts(None), node, x, y, z,
                                           None if q is None else min(max(q, 0.0), 100.0) / 100,
                                           SOURCE))
-    elif not b.readings and not b.errors:
+    elif not len(b) and not b.errors:
         raise PayloadError("missing_field", "missing field 'position' (and no anchor "
                                             "distances)")
     return b.build()

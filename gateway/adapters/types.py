@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.canonical import Reading
+import numpy as np
+import numpy.typing as npt
+
+from gateway.canonical import Reading, ReadingBatch
 from gateway.errors import PayloadError
 from gateway.timebase import DEFAULT_TIME_POLICY, TimePolicy
 
@@ -116,29 +119,62 @@ class TagBattery:
     percent: float
 
 
+def _no_device_time() -> npt.NDArray[np.float64]:
+    return np.zeros(0)
+
+
 @dataclass(frozen=True, slots=True)
 class ParseResult:
     """What an adapter made of one payload.
 
+    The readings are kept as columns (:class:`gateway.canonical.ReadingBatch`): the ingest hot
+    path re-times, maps and forwards them without one Python object per reading.
+    :attr:`readings` expands them for tests and tools.
+
     Attributes:
-        readings: Canonical readings, in payload order.
+        batch: The canonical readings, in payload order.
         errors: Problems with single elements of a batch payload (the rest was kept); each
             names the element index.
         status: Gateway health when the payload is (or contains) a status record.
         gateways: The gateway ids the payload came from, in first-seen order.
         positions: Positions passed through from a UWB RTLS.
-        device_ts: For each reading, the device time in UNIX seconds (None when the payload
+        device_time: For each reading, the device time in UNIX seconds (NaN when the payload
             carries none); :class:`gateway.timebase.ClockTracker` re-times readings with it.
         batteries: Tag battery levels the payload carried.
     """
 
-    readings: list[Reading] = field(default_factory=list)
+    batch: ReadingBatch = field(default_factory=ReadingBatch.empty)
     errors: list[PayloadError] = field(default_factory=list)
     status: GatewayStatus | None = None
     gateways: tuple[str, ...] = ()
     positions: list[PositionReport] = field(default_factory=list)
-    device_ts: list[float | None] = field(default_factory=list)
+    device_time: npt.NDArray[np.float64] = field(default_factory=_no_device_time)
     batteries: list[TagBattery] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.device_time.shape != (len(self.batch),):
+            raise ValueError(f"device_time has shape {self.device_time.shape}, expected "
+                             f"({len(self.batch)},)")
+
+    @classmethod
+    def of_readings(cls, readings: Sequence[Reading], *,
+                    device_ts: Sequence[float | None] | None = None,
+                    **fields: Any) -> ParseResult:
+        """A result from reading objects (``device_ts``: one per reading, None for none;
+        default none), with any other field by keyword."""
+        dts = (np.full(len(readings), np.nan) if device_ts is None
+               else np.array([np.nan if d is None else d for d in device_ts], dtype=np.float64))
+        return cls(batch=ReadingBatch.from_readings(readings), device_time=dts, **fields)
+
+    @property
+    def readings(self) -> list[Reading]:
+        """The readings as objects (built on each call: not for the hot path)."""
+        return self.batch.to_readings()
+
+    @property
+    def device_ts(self) -> list[float | None]:
+        """:attr:`device_time` with None where there is none."""
+        return [None if d != d else float(d) for d in self.device_time.tolist()]
 
 
 class Adapter(Protocol):
