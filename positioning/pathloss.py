@@ -25,7 +25,7 @@ from math import log
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit  # NUMBA_CACHE_DIR: set by positioning/__init__ -> _numba
+from numba import njit, prange  # NUMBA_CACHE_DIR: set by positioning/__init__ -> _numba
 
 from positioning._numba import FASTMATH
 
@@ -231,6 +231,48 @@ def combine_rssi(
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _combine_group(v, lo, hi, buf, dev, trim, outlier_k, outlier_min_db):  # type: ignore[no-untyped-def]
+    # one pair's readings v[lo:hi]: (trimmed mean, readings kept, spread); NaN when none
+    m = 0
+    for j in range(lo, hi):
+        if v[j] == v[j]:
+            buf[m] = v[j]
+            m += 1
+    if m == 0:
+        return np.nan, 0, np.nan
+    b = buf[:m]
+    b.sort()
+    med = 0.5 * (b[(m - 1) // 2] + b[m // 2])
+    for j in range(m):
+        dev[j] = abs(b[j] - med)
+    dv = dev[:m]
+    dv.sort()
+    mad = 0.5 * (dv[(m - 1) // 2] + dv[m // 2])
+    cut = max(outlier_k * 1.4826 * mad, outlier_min_db)
+    a = 0
+    while b[a] < med - cut:
+        a += 1
+    z = m
+    while b[z - 1] > med + cut:
+        z -= 1
+    ncut = int(trim * (z - a))
+    a += ncut
+    z -= ncut
+    s = 0.0
+    for j in range(a, z):
+        s += b[j]
+    mu = s / (z - a)
+    ss = 0.0
+    for j in range(a, z):
+        ss += (b[j] - mu) ** 2
+    return mu, z - a, np.sqrt(ss / (z - a - 1)) if z - a > 1 else 0.0
+
+
+#: Groups per parallel chunk of :func:`_combine` (each chunk has its own sort buffers).
+_COMBINE_CHUNK = 4096
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
 def _combine(v, starts, trim, outlier_k, outlier_min_db):  # type: ignore[no-untyped-def]
     G = starts.shape[0]
     M = v.shape[0]
@@ -238,51 +280,22 @@ def _combine(v, starts, trim, outlier_k, outlier_min_db):  # type: ignore[no-unt
     count = np.zeros(G, dtype=np.int64)
     total = np.empty(G, dtype=np.int64)
     spread = np.empty(G)
-    longest = 0
-    for g in range(G):
-        end = starts[g + 1] if g + 1 < G else M
-        longest = max(longest, end - starts[g])
-    buf = np.empty(longest)
-    dev = np.empty(longest)
-    for g in range(G):
-        lo = starts[g]
-        hi = starts[g + 1] if g + 1 < G else M
-        total[g] = hi - lo
-        m = 0
-        for j in range(lo, hi):
-            if v[j] == v[j]:
-                buf[m] = v[j]
-                m += 1
-        if m == 0:
-            mean[g] = np.nan
-            spread[g] = np.nan
-            continue
-        b = buf[:m]
-        b.sort()
-        med = 0.5 * (b[(m - 1) // 2] + b[m // 2])
-        for j in range(m):
-            dev[j] = abs(b[j] - med)
-        dv = dev[:m]
-        dv.sort()
-        mad = 0.5 * (dv[(m - 1) // 2] + dv[m // 2])
-        cut = max(outlier_k * 1.4826 * mad, outlier_min_db)
-        a = 0
-        while b[a] < med - cut:
-            a += 1
-        z = m
-        while b[z - 1] > med + cut:
-            z -= 1
-        ncut = int(trim * (z - a))
-        a += ncut
-        z -= ncut
-        s = 0.0
-        for j in range(a, z):
-            s += b[j]
-        mu = s / (z - a)
-        ss = 0.0
-        for j in range(a, z):
-            ss += (b[j] - mu) ** 2
-        mean[g] = mu
-        count[g] = z - a
-        spread[g] = np.sqrt(ss / (z - a - 1)) if z - a > 1 else 0.0
+    n_chunks = (G + _COMBINE_CHUNK - 1) // _COMBINE_CHUNK
+    for ci in prange(n_chunks):
+        g0 = ci * _COMBINE_CHUNK
+        g1 = min(g0 + _COMBINE_CHUNK, G)
+        longest = 0
+        for g in range(g0, g1):
+            end = starts[g + 1] if g + 1 < G else M
+            longest = max(longest, end - starts[g])
+        buf = np.empty(longest)
+        dev = np.empty(longest)
+        for g in range(g0, g1):
+            lo = starts[g]
+            hi = starts[g + 1] if g + 1 < G else M
+            total[g] = hi - lo
+            mu, kept, sd = _combine_group(v, lo, hi, buf, dev, trim, outlier_k, outlier_min_db)
+            mean[g] = mu
+            count[g] = kept
+            spread[g] = sd
     return mean, count, total, spread

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from positioning.engine import FixFrame
+from tracker.records import StayRecord
 from tracker.stays import StayTracker
 
 
@@ -43,3 +44,19 @@ def test_leaving_into_no_room_closes_without_opening() -> None:
     out = st.update(frame(105.0, [("t1", None, 0.0)]))
     assert [(s.room, s.t_exit) for s in out] == [("R1", 105.0)]
     assert st.open_stays() == []
+
+
+def test_silent_tags_close_on_the_first_tick_past_their_staleness_whatever_the_order() -> None:
+    """The stale scan is skipped while no stay can be stale; every silent tag is still closed
+    on the first tick after its own ``stale_after_s`` (also after a resume)."""
+    st = StayTracker("site", stale_after_s=60.0)
+    st.update(frame(0.0, [("a", "R1", 1.0), ("c", "R3", 1.0)]))
+    st.update(frame(30.0, [("b", "R2", 1.0), ("c", "R3", 1.0)]))
+    closed: list[tuple[float, str, float | None]] = []
+    for t in range(31, 200):
+        out = st.update(frame(float(t), [("c", "R3", 1.0)]))
+        closed += [(float(t), s.tag, s.t_exit) for s in out]
+    assert closed == [(61.0, "a", 0.0), (91.0, "b", 30.0)]
+    st.resume([StayRecord("d", None, "site", "L1", "R4", 150.0, None, 1.0)])
+    out = st.update(frame(211.0, [("c", "R3", 1.0)]))
+    assert [(s.tag, s.t_exit) for s in out] == [("d", 150.0)]

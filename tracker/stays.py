@@ -9,6 +9,7 @@ stay (``t_exit`` None) and the closed one; the store upserts them by ``(tag, t_e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ class StayTracker:
         self.asset_of = asset_of or (lambda _tag, _ts: None)
         self.stale_after_s = stale_after_s
         self._open: dict[str, _Open] = {}
+        # No open stay can go stale before this time (last_seen only grows): the scan over
+        # every open stay runs when one may, not on every tick.
+        self._stale_check_at = -math.inf
 
     def _record(self, tag: str, s: _Open, t_exit: float | None) -> StayRecord:
         return StayRecord(tag=tag, asset=self.asset_of(tag, s.t_enter), site=self.site,
@@ -69,16 +73,22 @@ class StayTracker:
                 new = _Open(room, frame.level[i], t, t, conf, 1)
                 self._open[tag] = new
                 out.append(self._record(tag, new, None))
-        out.extend(self.expire(t))
+        if t >= self._stale_check_at:
+            out.extend(self.expire(t))
         return out
 
     def expire(self, now: float) -> list[StayRecord]:
         """Close the stays of tags unheard for ``stale_after_s`` (at their last fix)."""
         out = []
+        oldest = math.inf
         for tag, s in list(self._open.items()):
             if now - s.last_seen > self.stale_after_s:
                 out.append(self._record(tag, s, s.last_seen))
                 del self._open[tag]
+            else:
+                oldest = min(oldest, s.last_seen)
+        # stays opened later are seen later: none can be stale before the oldest one is
+        self._stale_check_at = oldest + self.stale_after_s
         return out
 
     def resume(self, open_stays: Iterable[StayRecord]) -> int:
@@ -89,6 +99,7 @@ class StayTracker:
             if s.t_exit is None:
                 self._open[s.tag] = _Open(s.room, s.level, s.t_enter, s.t_enter, s.confidence, 1)
                 n += 1
+        self._stale_check_at = -math.inf
         return n
 
     def open_stays(self) -> list[StayRecord]:
