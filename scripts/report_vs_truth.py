@@ -229,6 +229,9 @@ def main() -> None:
     args = ap.parse_args()
     if not args.database:
         sys.exit("error: pass --database URL or set SPORING_DATABASE_URL")
+    if args.truth_database and args.truth_database.rstrip("/") == args.database.rstrip("/"):
+        sys.exit("error: --truth-database must be another database than --database (the true "
+                 "and the measured stays would be mixed in one table)")
     site = (generate_hospital(patient_room_gateways=True) if args.patient_room_gateways
             else load_sample_site())
     if args.reuse:
