@@ -239,7 +239,7 @@ def make_client(settings: MqttSettings) -> aiomqtt.Client:
     if v5:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 0 if settings.clean_session else settings.session_expiry_s
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         settings.host, settings.port,
         username=settings.username, password=settings.password,
         identifier=settings.client_id,
@@ -253,6 +253,10 @@ def make_client(settings: MqttSettings) -> aiomqtt.Client:
         tls_insecure=settings.tls.insecure if settings.tls else None,
         logger=logging.getLogger("sporing.mqtt.client"),
     )
+    # A parser worker publishes one message per shard of a batch at once (up to
+    # ShardPublisher's shards); aiomqtt's default warns above 10 pending publishes.
+    client.pending_calls_threshold = 1000
+    return client
 
 
 def pending_messages(client: aiomqtt.Client) -> list[aiomqtt.Message]:

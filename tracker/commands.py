@@ -20,9 +20,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--config", metavar="FILE.toml", default=None,
                    help="configuration file (see sporing.example.toml); SPORING_* environment "
                         "variables override it")
-    s.add_argument("--role", choices=("all", "ingest", "api"), default=None,
+    s.add_argument("--role", choices=("all", "ingest", "api", "parse"), default=None,
                    help="all: everything in one process; ingest: no read API (ops endpoints "
-                        "on api.ops_port); api: HTTP API over the database")
+                        "on api.ops_port; with [sharding] shards > 0 it positions only its "
+                        "shards); api: HTTP API over the database; parse: a sharding parser "
+                        "worker (vendor topics -> shard stream)")
     s.set_defaults(handler=_serve)
 
     d = sub.add_parser("demo", help="the sample hospital, simulated, served at "

@@ -6,7 +6,12 @@ Roles (``settings.role``):
   ``api.host:api.port`` (small and medium sites: one process does everything);
 * ``ingest``: the same without the read API; ``/healthz``, ``/readyz`` and ``/metrics`` listen
   on ``api.ops_port`` (scale-out: several ingest processes, see ``docs/deployment.md``);
-* ``api``: only the HTTP API, reading locations and gateway health from the database.
+* ``api``: only the HTTP API, reading locations and gateway health from the database;
+* ``parse`` (with ``sharding.shards`` > 0): a stateless parser worker: vendor topics on a
+  shared subscription → canonical readings republished to the shard topics
+  (:mod:`gateway.sharding`); it owns gateway health (stored every 30 s) and tag batteries. An
+  ``ingest`` process with ``sharding.shards`` > 0 is then positioning worker
+  ``sharding.worker`` of ``sharding.workers`` and reads only its shards.
 
 Start-up order keeps the guarantees simple: the HTTP server (health endpoints) first, then the
 database (migrations applied, retried with backoff until it answers; meanwhile ``/readyz`` says
@@ -119,7 +124,8 @@ class Service:
         self.settings = settings
         self.site = site or load_site(settings.site)
         self.role = settings.role
-        self.state = AppState(site=self.site, ops_only=self.role == "ingest",
+        self.sharded = settings.sharding.shards > 0
+        self.state = AppState(site=self.site, ops_only=self.role in ("ingest", "parse"),
                               starting="starting",
                               secure_cookies=settings.api.secure_cookies,
                               states=settings.state_map())
@@ -138,13 +144,17 @@ class Service:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Start the HTTP server, then (roles ``all``/``ingest``) storage, pipeline, ingest."""
+        """Start the HTTP server, then (roles ``all``/``ingest``) storage, pipeline, ingest;
+        (role ``parse``) storage and the parser worker."""
         s = self.settings
         with log_context(role=self.role):
             if self.role == "api":
                 self.state.database_url = s.database.url or None
                 self.state.starting = None
                 await self._start_http(s.api.port)
+                return
+            if self.role == "parse":
+                await self._start_parse()
                 return
             await self._start_http(s.api.ops_port if self.role == "ingest" else s.api.port)
             await self._start_storage()
@@ -176,6 +186,34 @@ class Service:
             self.state.starting = None
             log.info("sporing %s running: site %s, %d gateways, database %s", self.role,
                      self.site.id, len(self.site.gateways), _redact(s.database.url))
+
+    async def _start_parse(self) -> None:
+        """Role ``parse``: ops endpoints, the store (gateway health only) and a parser
+        worker."""
+        from gateway.gatewaymap import GatewayMap
+        from gateway.sharding import parser_worker
+
+        s = self.settings
+        if not self.sharded:
+            raise ValueError("role parse needs sharding.shards > 0 ([sharding] shards in the "
+                             "TOML file, or SPORING_SHARDING__SHARDS)")
+        await self._start_http(s.api.ops_port)
+        await self._start_storage()
+        m = s.mqtt
+        self.ingestor = parser_worker(
+            m.broker(), s.sharding.shards, topic_map=s.topic_map, group=s.sharding.group,
+            prefix=s.sharding.prefix,
+            gateway_map=GatewayMap.from_site(self.site, s.gateway_aliases),
+            topic_prefix=m.topic_prefix, batch_size=m.batch_size,
+            batch_interval_s=m.batch_interval_s, dead_letter=m.dead_letter)
+        self.state.ingestor = self.ingestor
+        self.state.health = self.ingestor.health
+        await self.ingestor.__aenter__()
+        self._tasks.append(asyncio.create_task(
+            periodic(self._stop, 30.0, self.submit_gateway_status), name="sporing-status"))
+        self.state.starting = None
+        log.info("sporing parse running: %d shards under %s, database %s", s.sharding.shards,
+                 s.sharding.prefix, _redact(s.database.url))
 
     async def _start_http(self, port: int) -> None:
         from tracker.app import create_app
@@ -281,6 +319,9 @@ class Service:
 
         m = self.settings.mqtt
         mqtt = m.broker()
+        if self.sharded:
+            await self._start_shard_feed()
+            return
         gmap = GatewayMap.from_site(self.site, self.settings.gateway_aliases)
         self.ingestor = Ingestor(
             mqtt, self.pipeline.put, topic_map=self.settings.topic_map, gateway_map=gmap,
@@ -294,12 +335,30 @@ class Service:
         self._tasks.append(asyncio.create_task(
             periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
 
+    async def _start_shard_feed(self) -> None:
+        """A positioning worker's feed: its shards of the canonical stream. Gateway health and
+        tag batteries stay with the parser workers, which see the vendor messages (a shard
+        carries only some tags of each gateway)."""
+        from gateway.sharding import assign_shards, positioning_worker
+
+        m, sh = self.settings.mqtt, self.settings.sharding
+        self.ingestor = positioning_worker(
+            m.broker(), assign_shards(sh.worker, sh.workers, sh.shards), self.pipeline.put,
+            prefix=sh.prefix, batch_size=m.batch_size, batch_interval_s=m.batch_interval_s,
+            dead_letter=m.dead_letter)
+        self.state.ingestor = self.ingestor
+        await self.ingestor.__aenter__()
+        self._tasks.append(asyncio.create_task(
+            periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
+        log.info("positioning worker %d of %d: %d of %d shards", sh.worker, sh.workers,
+                 len(assign_shards(sh.worker, sh.workers, sh.shards)), sh.shards)
+
     def submit_gateway_status(self) -> int:
         """Store the current gateway health (every 30 s and at shutdown); returns rows."""
         from tracker.records import WriteBatch
 
-        if self.ingestor is None or self.writer is None:
-            return 0
+        if self.ingestor is None or self.writer is None or self.state.health is None:
+            return 0  # (a sharded positioning worker: the parser workers own gateway health)
         rows = status_records(self.ingestor.health, time.time())
         if rows:
             self.writer.submit(WriteBatch(statuses=rows))

@@ -17,7 +17,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,10 +46,11 @@ __all__ = [
     "Role",
     "Settings",
     "SettingsError",
+    "ShardingConfig",
     "ThinningConfig",
 ]
 
-Role = Literal["all", "ingest", "api"]
+Role = Literal["all", "ingest", "api", "parse"]
 
 _TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("sporing_toml",
                                                                          default=None)
@@ -175,6 +183,38 @@ class ThinningConfig(_Section):
     smoothing: float = Field(default=0.3, gt=0, le=1)
 
 
+class ShardingConfig(_Section):
+    """Scale-out across processes (``docs/deployment.md``, :mod:`gateway.sharding`).
+
+    With ``shards`` > 0, role ``parse`` processes read the vendor topics on a shared
+    subscription and republish canonical readings to ``<prefix>/<k>``, ``k`` = hash(tag) mod
+    ``shards``; each role ``ingest`` process is positioning worker ``worker`` of ``workers``
+    and reads only its shards, so every tag is positioned by exactly one process.
+
+    Attributes:
+        shards: Shard count (0: no sharding; choose it much larger than ``workers``, e.g. 64,
+            and never change it while tags are positioned).
+        workers: Positioning workers.
+        worker: This process's index among them (0-based; role ``ingest``).
+        prefix: Topic prefix of the shard stream (must not overlap the input topics).
+        group: Shared-subscription group of the parser workers.
+    """
+
+    shards: int = Field(default=0, ge=0, le=65536)
+    workers: int = Field(default=1, ge=1)
+    worker: int = Field(default=0, ge=0)
+    prefix: str = "sporing/shards"
+    group: str = "sporing-parse"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShardingConfig:
+        if self.worker >= self.workers:
+            raise ValueError(f"worker {self.worker} is not in [0, {self.workers})")
+        if self.shards and self.shards < self.workers:
+            raise ValueError(f"{self.shards} shards cannot feed {self.workers} workers")
+        return self
+
+
 class ApiConfig(_Section):
     """HTTP.
 
@@ -206,7 +246,9 @@ class Settings(BaseSettings):
     Attributes:
         site: Floor-plan file (native GeoJSON); empty selects the sample hospital.
         role: ``all`` (ingest, pipeline, storage, HTTP API), ``ingest`` (no API; ops endpoints
-            on ``api.ops_port``) or ``api`` (HTTP API reading the store).
+            on ``api.ops_port``), ``api`` (HTTP API reading the store) or ``parse`` (a
+            sharding parser worker: vendor topics to the shard stream, gateway health to the
+            store; needs ``sharding.shards`` > 0).
         gateway_aliases: Vendor gateway id (MAC, ESPresense room, ...) → floor-plan id.
         state_dir: Directory for local state (default spool location in demos).
         alerts: The ``[alerts]`` table: rules, webhooks, delivery (parsed and checked by
@@ -229,6 +271,7 @@ class Settings(BaseSettings):
     thinning: ThinningConfig = Field(default_factory=ThinningConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    sharding: ShardingConfig = Field(default_factory=ShardingConfig)
     alerts: dict[str, Any] = Field(default_factory=dict)
     states: dict[str, str] = Field(default_factory=dict)
 
@@ -313,6 +356,7 @@ class Settings(BaseSettings):
 _SECTIONS: dict[str, type[BaseModel]] = {
     "mqtt": MqttConfig, "database": DatabaseConfig, "engine": EngineSettings,
     "thinning": ThinningConfig, "api": ApiConfig, "log": LogConfig,
+    "sharding": ShardingConfig,
 }
 _TOP_KEYS = {"site", "role", "gateway_aliases", "state_dir", "alerts", "states", *_SECTIONS}
 

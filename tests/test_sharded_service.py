@@ -1,0 +1,109 @@
+"""The scale-out deployment run from configuration, on the real services: one ``sporing serve
+--role parse`` process (vendor payloads → shard stream) and two ``--role ingest`` positioning
+workers (``[sharding] workers = 2``, ``worker = 0`` / ``1``), all in-process
+:class:`tracker.service.Service` objects, fed by the simulator over the real Mosquitto in
+several vendor formats and writing to the real TimescaleDB.
+
+Every tag must be positioned by exactly one worker (the one owning its shard), every
+published reading must reach a worker, the parser must store gateway health and the workers
+must not, and the stored positions must be as good as the one-process service's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from floorplans.sample import load_sample_site
+from gateway.sharding import assign_shards, shard_of
+from positioning.evaluate import score_fixes
+from simulator.engine import Simulation
+from tests.test_e2e_service import (
+    LIVE_MEDIAN_BOUND_M,
+    WARMUP_S,
+    Publisher,
+    scenario,
+    service_settings,
+    stored_fixes,
+    truth_rows,
+    wait_idle,
+)
+from tracker.service import Service
+from tracker.settings import Settings, SettingsError
+
+pytestmark = pytest.mark.integration
+
+SHARDS = 16
+
+
+def test_sharding_settings_are_checked() -> None:
+    with pytest.raises(SettingsError, match=r"sharding: .*worker 2 is not in \[0, 2\)"):
+        Settings.load(None, sharding={"shards": 16, "workers": 2, "worker": 2})
+    with pytest.raises(SettingsError, match="4 shards cannot feed 8 workers"):
+        Settings.load(None, sharding={"shards": 4, "workers": 8})
+
+
+async def test_parse_role_needs_shards(tmp_path: Path) -> None:
+    settings = Settings.load(None, role="parse", api={"ops_port": 0},
+                             database={"url": f"sqlite:///{tmp_path / 'x.db'}"})
+    with pytest.raises(ValueError, match=r"role parse needs sharding\.shards > 0"):
+        async with Service(settings):
+            pass
+
+
+async def test_a_parser_and_two_positioning_workers_split_the_hospital(
+        mqtt_url: str, fresh_database: str, unique_topic: str, tmp_path: Path) -> None:
+    site = load_sample_site()
+    start = time.time() + 4.0
+    scen = scenario(assets=60, duration_s=35.0, seed=5, start=start)
+    base = service_settings(site, mqtt_url, fresh_database, unique_topic, tmp_path / "spool")
+    shard_prefix = f"{unique_topic}/shards"
+
+    def role(name: str, worker: int = 0) -> Settings:
+        mqtt = base.mqtt.model_copy(update={"client_id": f"sporing-{name}-{uuid.uuid4().hex[:8]}"})
+        db = base.database.model_copy(update={"spool_dir": str(tmp_path / f"spool-{name}")})
+        sharding = base.sharding.model_copy(update={
+            "shards": SHARDS, "workers": 2, "worker": worker, "prefix": shard_prefix,
+            "group": f"parse-{uuid.uuid4().hex[:8]}"})
+        return base.model_copy(update={"role": "parse" if name == "parse" else "ingest",
+                                       "mqtt": mqtt, "database": db, "sharding": sharding})
+
+    async with Service(role("pos0", 0), site=site) as w0, \
+            Service(role("pos1", 1), site=site) as w1, \
+            Service(role("parse"), site=site) as parser:
+        assert parser.pipeline is None and parser.writer is not None
+        for svc in (w0, w1, parser):
+            await svc.ingestor.wait_connected(10.0)
+        pub = Publisher(Simulation(site, scen), mqtt_url, "mixed", unique_topic).start()
+        await asyncio.to_thread(pub.join)
+        for w in (w0, w1):
+            await wait_idle(w)
+        parsed = parser.ingestor.stats
+        assert parsed.reject_total() == 0, dict(parsed.rejects)
+        assert {"espresense", "openmqttgateway", "minew"} <= set(parsed.messages)
+        received = [w.pipeline.stats.readings_in for w in (w0, w1)]
+        stored_status = parser.submit_gateway_status()
+        assert w0.submit_gateway_status() == 0 and w1.submit_gateway_status() == 0
+        tags = [set(w.pipeline.latest) for w in (w0, w1)]
+        t_end = time.time()
+
+    # every reading reached a worker (QoS 1: at least once); both had work
+    assert sum(received) >= pub.readings > 5_000 and min(received) > 0
+    # every tag positioned, each by the worker owning its shard only
+    assert tags[0] and tags[1] and not tags[0] & tags[1]
+    for w, owned in enumerate(tags):
+        assert {shard_of(t, SHARDS) for t in owned} <= set(assign_shards(w, 2, SHARDS))
+    assert tags[0] | tags[1] == {r["tag"] for r in truth_rows(pub, start)}
+    # gateway health comes from the parser, which sees the vendor messages
+    assert stored_status > 0
+
+    fixes = stored_fixes(fresh_database, start - 60, t_end + 60)
+    assert len({(f["tag"], f["ts"]) for f in fixes}) == len(fixes)  # no duplicate rows
+    live = score_fixes(fixes, truth_rows(pub, start + WARMUP_S), None)
+    assert live.coverage > 0.95
+    assert live.median_error_m < LIVE_MEDIAN_BOUND_M
+    assert live.level_accuracy > 0.95
