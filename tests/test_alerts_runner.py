@@ -27,7 +27,7 @@ from tracker.alerts.rules import AlertConfigError, parse_config
 from tracker.alerts.runner import AlertRunner
 from tracker.alerts.store import AlertStore
 from tracker.pipeline import Pipeline
-from tracker.records import FixRecord, StayRecord, WriteBatch
+from tracker.records import FixRecord, GatewayStatusRecord, StayRecord, WriteBatch
 from tracker.service import Service
 from tracker.settings import Settings
 from tracker.store import open_store
@@ -117,6 +117,27 @@ async def test_gateway_health_and_tag_batteries_reach_the_engine(site: Site,
     tags.observe([TagBattery(T0 + 1.0, "t-9", 95.0)])
     runner.on_tick(T0 + 1, [], [])
     assert w.batteries["t-9"] == 95.0 and runner.engine.active() == []
+
+
+async def test_a_sharded_worker_takes_gateway_health_from_the_store(site: Site,
+                                                                     store: Store) -> None:
+    """A positioning worker of a sharded deployment reads the gateway health the parser
+    workers stored: offline when a row says so, or when its last message is older than the
+    offline time plus the storing interval (the parser tier went silent)."""
+    fresh, off, stale = (g.id for g in site.gateways[:3])
+    rows = [GatewayStatusRecord(T0 - 10.0, fresh, True, 1.0, 5.0, T0 - 12.0),
+            GatewayStatusRecord(T0 - 10.0, off, False, 0.0, 0.0, T0 - 70.0),
+            GatewayStatusRecord(T0 - 10.0, stale, True, 1.0, 5.0, T0 - 95.0)]
+    store.write(WriteBatch(statuses=rows))
+    rules = parse_config({"rules": [{"id": "gw-down", "kind": "gateway_offline"}]})
+    runner = AlertRunner(rules, site, store, clock=Clock(T0), statuses_from_store=True,
+                         evaluate_every_s=0.0)
+    await runner.sample_store()
+    runner.on_tick(T0, [], [])
+    w = runner.engine.world
+    assert {g: w.statuses[g].online for g in (fresh, off, stale)} == {
+        fresh: True, off: False, stale: False}
+    assert sorted(runner.engine.active()) == sorted([("gw-down", off), ("gw-down", stale)])
 
 
 async def test_transitions_wait_in_memory_while_the_database_is_down(site: Site,

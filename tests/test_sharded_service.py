@@ -70,7 +70,9 @@ async def test_a_parser_and_two_positioning_workers_split_the_hospital(
             "shards": SHARDS, "workers": 2, "worker": worker, "prefix": shard_prefix,
             "group": f"parse-{uuid.uuid4().hex[:8]}"})
         return base.model_copy(update={"role": "parse" if name == "parse" else "ingest",
-                                       "mqtt": mqtt, "database": db, "sharding": sharding})
+                                       "mqtt": mqtt, "database": db, "sharding": sharding,
+                                       "alerts": {"rules": [{"id": "gw-down",
+                                                             "kind": "gateway_offline"}]}})
 
     async with Service(role("pos0", 0), site=site) as w0, \
             Service(role("pos1", 1), site=site) as w1, \
@@ -88,6 +90,12 @@ async def test_a_parser_and_two_positioning_workers_split_the_hospital(
         received = [w.pipeline.stats.readings_in for w in (w0, w1)]
         stored_status = parser.submit_gateway_status()
         assert w0.submit_gateway_status() == 0 and w1.submit_gateway_status() == 0
+        # the workers' gateway_offline rule sees the health the parser stored
+        assert await asyncio.to_thread(parser.writer.flush, 30.0)
+        await w0.alerts.sample_store()
+        w0.alerts.on_tick(time.time(), [], [])
+        seen = w0.alerts.engine.world.statuses
+        heard = {g for (g, _fmt), n in parser.ingestor.stats.readings.items() if n}
         tags = [set(w.pipeline.latest) for w in (w0, w1)]
         t_end = time.time()
 
@@ -99,7 +107,8 @@ async def test_a_parser_and_two_positioning_workers_split_the_hospital(
         assert {shard_of(t, SHARDS) for t in owned} <= set(assign_shards(w, 2, SHARDS))
     assert tags[0] | tags[1] == {r["tag"] for r in truth_rows(pub, start)}
     # gateway health comes from the parser, which sees the vendor messages
-    assert stored_status > 0
+    assert stored_status > 0 and heard
+    assert all(seen[g].online for g in heard)
 
     fixes = stored_fixes(fresh_database, start - 60, t_end + 60)
     assert len({(f["tag"], f["ts"]) for f in fixes}) == len(fixes)  # no duplicate rows

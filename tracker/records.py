@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from gateway.health import GatewayHealth
 
 __all__ = [
+    "STATUS_EVERY_S",
     "FixRecord",
     "GatewayStatusRecord",
     "RecordError",
@@ -113,6 +114,10 @@ class StayRecord:
     def is_open(self) -> bool:
         """Whether the stay has not ended yet."""
         return self.t_exit is None
+
+
+#: Seconds between the gateway health rows a service stores (``tracker.service.Service``).
+STATUS_EVERY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from floorplans.model import Site
 from tracker.api.state import AppState
 from tracker.logs import log_context
 from tracker.periodic import periodic
-from tracker.records import status_records
+from tracker.records import STATUS_EVERY_S, status_records
 from tracker.settings import Settings
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Service:
                     s.alerts, self.site, self.store, mqtt=s.mqtt,
                     health=lambda: self.state.health,
                     batteries=lambda: None if self.ingestor is None else self.ingestor.batteries,
-                    state_map=self.state.states)
+                    state_map=self.state.states, statuses_from_store=self.sharded)
                 self.alerts.attach(self.pipeline)
                 await self.alerts.start(open_stays=open_stays)
             self.state.starting = "compiling the positioning kernels"
@@ -206,11 +206,7 @@ class Service:
             gateway_map=GatewayMap.from_site(self.site, s.gateway_aliases),
             topic_prefix=m.topic_prefix, batch_size=m.batch_size,
             batch_interval_s=m.batch_interval_s, dead_letter=m.dead_letter)
-        self.state.ingestor = self.ingestor
-        self.state.health = self.ingestor.health
-        await self.ingestor.__aenter__()
-        self._tasks.append(asyncio.create_task(
-            periodic(self._stop, 30.0, self.submit_gateway_status), name="sporing-status"))
+        await self._subscribe(self.ingestor, owns_gateway_health=True)
         self.state.starting = None
         log.info("sporing parse running: %d shards under %s, database %s", s.sharding.shards,
                  s.sharding.prefix, _redact(s.database.url))
@@ -327,13 +323,20 @@ class Service:
             mqtt, self.pipeline.put, topic_map=self.settings.topic_map, gateway_map=gmap,
             share_group=m.share_group, topic_prefix=m.topic_prefix, batch_size=m.batch_size,
             batch_interval_s=m.batch_interval_s, dead_letter=m.dead_letter)
-        self.state.ingestor = self.ingestor
-        self.state.health = self.ingestor.health
-        await self.ingestor.__aenter__()
-        self._tasks.append(asyncio.create_task(
-            periodic(self._stop, 30.0, self.submit_gateway_status), name="sporing-status"))
+        await self._subscribe(self.ingestor, owns_gateway_health=True)
         self._tasks.append(asyncio.create_task(
             periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
+
+    async def _subscribe(self, ingestor: Any, *, owns_gateway_health: bool) -> None:
+        """Expose ``ingestor`` to the ops endpoints and start it; the process that sees the
+        vendor messages also stores gateway health every 30 s."""
+        self.state.ingestor = ingestor
+        if owns_gateway_health:
+            self.state.health = ingestor.health
+            self._tasks.append(asyncio.create_task(
+                periodic(self._stop, STATUS_EVERY_S, self.submit_gateway_status),
+                name="sporing-status"))
+        await ingestor.__aenter__()
 
     async def _start_shard_feed(self) -> None:
         """A positioning worker's feed: its shards of the canonical stream. Gateway health and
@@ -346,8 +349,7 @@ class Service:
             m.broker(), assign_shards(sh.worker, sh.workers, sh.shards), self.pipeline.put,
             prefix=sh.prefix, batch_size=m.batch_size, batch_interval_s=m.batch_interval_s,
             dead_letter=m.dead_letter)
-        self.state.ingestor = self.ingestor
-        await self.ingestor.__aenter__()
+        await self._subscribe(self.ingestor, owns_gateway_health=False)
         self._tasks.append(asyncio.create_task(
             periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
         log.info("positioning worker %d of %d: %d of %d shards", sh.worker, sh.workers,

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from floorplans.model import Site
@@ -39,7 +40,13 @@ from tracker.alerts.store import AlertStore
 from tracker.assets import Asset
 from tracker.availability import StateMap
 from tracker.periodic import periodic
-from tracker.records import FixRecord, GatewayStatusRecord, StayRecord, status_records
+from tracker.records import (
+    STATUS_EVERY_S,
+    FixRecord,
+    GatewayStatusRecord,
+    StayRecord,
+    status_records,
+)
 from tracker.settings import MqttConfig
 from tracker.store.base import Store, StoreError, all_assets
 
@@ -76,12 +83,19 @@ class AlertRunner:
         store: The (upgraded) store.
         mqtt: The broker for the ``mqtt`` target (None: no MQTT delivery).
         health: Returns the gateway health tracker (None while there is none).
+        statuses_from_store: Take gateway health from the store instead (the latest status
+            of each gateway, written every 30 s by the process that reads the vendor
+            messages: a sharding parser worker); a status whose ``last_seen`` is older than
+            ``offline_after_s`` plus that interval counts as offline, so a gateway (or a
+            parser tier) that went silent is caught even when no fresh row says so.
         batteries: Returns the ingestor's tag battery levels (None while there are none);
             what changed is drained on every tick and fed to ``low_battery`` rules.
         state_map: Room category -> asset state, for par levels.
         clock: Wall clock.
         refresh_s: Seconds between registry reloads; gateway health is sampled every
             ``refresh_s / 6``.
+        offline_after_s: Silence after which a stored gateway status counts as offline
+            (with ``statuses_from_store``; as :class:`gateway.health.GatewayHealth`).
         evaluate_every_s: Ticks are taken in every time, but the rules are evaluated at most
             this often (pipeline time): hold times are then counted in steps of it (see
             ``benchmarks/bench_alerts.py`` for what an evaluation costs).
@@ -92,7 +106,8 @@ class AlertRunner:
                  health: Callable[[], GatewayHealth | None] | None = None,
                  batteries: Callable[[], TagBatteries | None] | None = None,
                  state_map: StateMap | None = None, clock: Callable[[], float] = time.time,
-                 refresh_s: float = 60.0, evaluate_every_s: float = 5.0) -> None:
+                 refresh_s: float = 60.0, evaluate_every_s: float = 5.0,
+                 statuses_from_store: bool = False, offline_after_s: float = 60.0) -> None:
         self.config = config
         self.engine = AlertEngine(config.active_rules, site, state_map=state_map)
         self.alerts = AlertStore(store)
@@ -101,6 +116,8 @@ class AlertRunner:
         self.dispatcher = Dispatcher(self.alerts, config, mqtt=mqtt if config.mqtt else None,
                                      clock=clock)
         self.health = health or (lambda: None)
+        self.statuses_from_store = statuses_from_store
+        self.offline_after_s = offline_after_s
         self.batteries = batteries or (lambda: None)
         self.clock = clock
         self.refresh_s = refresh_s
@@ -233,8 +250,24 @@ class AlertRunner:
             with self._lock:
                 self._statuses = rows
 
+    async def sample_store(self) -> None:
+        """Take the gateway health from the store (see ``statuses_from_store``)."""
+        try:
+            rows = await asyncio.to_thread(self.store.gateway_status)
+        except StoreError as exc:
+            log.warning("gateway health not read from the store: %s", exc)
+            return
+        limit = self.clock() - self.offline_after_s - STATUS_EVERY_S
+        rows = [r if not r.online or (r.last_seen is not None and r.last_seen >= limit)
+                else replace(r, online=False) for r in rows]
+        with self._lock:
+            self._statuses = rows
+
     async def _refresh(self) -> None:
-        self.sample()
+        if self.statuses_from_store:
+            await self.sample_store()
+        else:
+            self.sample()
         if self.clock() - self._registry_loaded >= self.refresh_s:
             self._registry_loaded = self.clock()
             try:
