@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from floorplans.sample import load_sample_site
@@ -44,7 +45,9 @@ def test_sharding_settings_are_checked() -> None:
     with pytest.raises(SettingsError, match=r"sharding: .*worker 2 is not in \[0, 2\)"):
         Settings.load(None, sharding={"shards": 16, "workers": 2, "worker": 2})
     with pytest.raises(SettingsError, match="4 shards cannot feed 8 workers"):
-        Settings.load(None, sharding={"shards": 4, "workers": 8})
+        Settings.load(None, role="ingest", sharding={"shards": 4, "workers": 8})
+    with pytest.raises(SettingsError, match="needs separate processes"):
+        Settings.load(None, role="all", sharding={"shards": 16, "workers": 2})
 
 
 async def test_parse_role_needs_shards(tmp_path: Path) -> None:
@@ -88,6 +91,12 @@ async def test_a_parser_and_two_positioning_workers_split_the_hospital(
         assert parsed.reject_total() == 0, dict(parsed.rejects)
         assert {"espresense", "openmqttgateway", "minew"} <= set(parsed.messages)
         received = [w.pipeline.stats.readings_in for w in (w0, w1)]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{parser.http_port}") as c:
+            ready = await c.get("/readyz")
+            metrics = (await c.get("/metrics")).text
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"broker": "ok", "database": "ok"}
+        assert "ingest_readings_total" in metrics and "pipeline_ticks_total" not in metrics
         stored_status = parser.submit_gateway_status()
         assert w0.submit_gateway_status() == 0 and w1.submit_gateway_status() == 0
         # the workers' gateway_offline rule sees the health the parser stored

@@ -282,6 +282,14 @@ class Settings(BaseSettings):
             raise ValueError(f"floor-plan file {v!r} does not exist")
         return v
 
+    @model_validator(mode="after")
+    def _sharding_roles(self) -> Settings:
+        if self.sharding.shards and self.role == "all":
+            raise ValueError("sharding.shards > 0 needs separate processes: --role parse "
+                             "(vendor topics -> shards) and --role ingest (positioning "
+                             "workers); role all reads the vendor topics itself")
+        return self
+
     @field_validator("states")
     @classmethod
     def _states_valid(cls, v: dict[str, str]) -> dict[str, str]:
