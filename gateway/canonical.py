@@ -241,8 +241,9 @@ class ReadingBatch:
                    np.concatenate([b.tx_power for b in parts]), tuple(gw_index),
                    tuple(tag_index))
 
-    def take(self, rows: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ReadingBatch:
-        """The readings selected by a boolean mask or an index array (same vocabularies)."""
+    def take(self, rows: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> ReadingBatch:
+        """The readings selected by a boolean mask, an index array or a slice (same
+        vocabularies)."""
         return ReadingBatch(self.ts[rows], self.gateway[rows], self.tag[rows], self.rssi[rows],
                             self.range_m[rows], self.tx_power[rows], self.gateway_ids,
                             self.tag_ids)

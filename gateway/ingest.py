@@ -538,7 +538,7 @@ class Ingestor:
                 over = len(keep) - self.max_buffer
                 if over > 0:
                     self.stats.dropped_readings += over
-                    keep = keep.take(np.arange(over, len(keep)))
+                    keep = keep.take(slice(over, None))
                 self._buffer, self._buffered = [keep], len(keep)
             if self._buffer:
                 self._buffer_since = time.monotonic()

@@ -33,14 +33,8 @@ import orjson
 from gateway.adapters import DEFAULT_OPTIONS, DEFAULT_TOPIC_MAP, ParseOptions, ParseResult
 from gateway.adapters.canonical import parse as parse_canonical
 from gateway.adapters.topics import topic_matches
-from gateway.canonical import (
-    Reading,
-    ReadingBatch,
-    ReadingError,
-    parse_reading,
-    reading_to_json,
-)
-from gateway.errors import GatewayError, PayloadError
+from gateway.canonical import ReadingBatch
+from gateway.errors import GatewayError
 from gateway.ingest import Ingestor, Sink
 from gateway.mqtt import MqttSettings
 from gateway.timebase import TimePolicy
@@ -51,7 +45,6 @@ __all__ = [
     "ShardPublisher",
     "ShardingError",
     "assign_shards",
-    "decode_batch",
     "encode_batch",
     "parse_shard_payload",
     "parser_worker",
@@ -97,17 +90,16 @@ def assign_shards(worker: int, n_workers: int, n_shards: int) -> list[int]:
     return [k for k in range(n_shards) if k % n_workers == worker]
 
 
-def encode_batch(readings: ReadingBatch | Iterable[Reading]) -> bytes:
-    """A JSON array of canonical readings (as :func:`gateway.canonical.reading_to_json`)."""
-    if not isinstance(readings, ReadingBatch):
-        return b"[" + b",".join(reading_to_json(r) for r in readings) + b"]"
+def encode_batch(readings: ReadingBatch) -> bytes:
+    """A JSON array of canonical readings, each as :func:`gateway.canonical.reading_to_json`
+    writes it (``ts`` to the millisecond, ``range_m`` to 0.1 mm)."""
     b = readings
     gws = [b.gateway_ids[k] for k in b.gateway.tolist()]
     tags = [b.tag_ids[k] for k in b.tag.tolist()]
     docs: list[dict[str, Any]] = []
-    for ts, gw, tag, rssi, rng, txp in zip(b.ts.tolist(), gws, tags, b.rssi.tolist(),
-                                           b.range_m.tolist(), b.tx_power.tolist(),
-                                           strict=True):
+    for ts, gw, tag, rssi, rng, txp in zip(np.round(b.ts, 3).tolist(), gws, tags,
+                                           b.rssi.tolist(), np.round(b.range_m, 4).tolist(),
+                                           b.tx_power.tolist(), strict=True):
         d: dict[str, Any] = {"ts": ts, "gateway": gw, "tag": tag}
         if rssi == rssi:
             d["rssi"] = rssi
@@ -117,30 +109,6 @@ def encode_batch(readings: ReadingBatch | Iterable[Reading]) -> bytes:
             d["tx_power"] = txp
         docs.append(d)
     return orjson.dumps(docs)
-
-
-def decode_batch(payload: bytes) -> tuple[list[Reading], list[PayloadError]]:
-    """Decode a shard batch: the readings, and one error per bad element (by index).
-
-    ``ts`` is kept as is: it was already chosen and corrected by the parser worker.
-
-    Raises:
-        PayloadError: Not JSON, or not an array.
-    """
-    try:
-        doc: Any = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError("invalid_json", f"{exc.msg} at char {exc.pos}") from None
-    if not isinstance(doc, list):
-        raise PayloadError("wrong_type", f"a shard batch must be a JSON array, got "
-                                         f"{type(doc).__name__}")
-    out, errors = [], []
-    for i, el in enumerate(doc):
-        try:
-            out.append(parse_reading(el))
-        except ReadingError as exc:
-            errors.append(PayloadError("bad_value", f"element {i}: {exc}"))
-    return out, errors
 
 
 _SHARD_OPTIONS = ParseOptions(time_policy=TimePolicy(mode="device"))
@@ -187,9 +155,11 @@ class ShardPublisher:
         if len(cache) > 1_000_000:  # garbage tag ids must not grow it without bound
             cache.clear()
         n = self.n_shards
+        ids = readings.tag_ids
+        present, inv = np.unique(readings.tag, return_inverse=True)  # only tags with readings
         of_tag = np.array([cache[t] if t in cache else cache.setdefault(t, shard_of(t, n))
-                           for t in readings.tag_ids], dtype=np.int64)
-        shard = of_tag[readings.tag] if of_tag.size else np.zeros(0, np.int64)
+                           for t in (ids[k] for k in present.tolist())], dtype=np.int64)
+        shard = of_tag[inv] if of_tag.size else np.zeros(0, np.int64)
         calls = []
         for k in np.unique(shard).tolist():
             rows = np.flatnonzero(shard == k)

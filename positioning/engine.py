@@ -297,7 +297,10 @@ class StreamingEngine:
         keep = known & ~late
         if not keep.any():
             return
-        tag_rows = self._rows_of(batch.tag_ids)[batch.tag[keep]]
+        # only the tags with kept readings get a row (a batch's vocabulary may name tags whose
+        # readings were all dropped upstream, e.g. heard only by an unknown gateway)
+        present, inv = np.unique(batch.tag[keep], return_inverse=True)
+        tag_rows = self._rows_of([batch.tag_ids[k] for k in present.tolist()])[inv]
         self._buf.append((batch.ts[keep], tag_rows, gw[keep], batch.rssi[keep],
                           batch.range_m[keep], batch.tx_power[keep]))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,34 @@ async def test_seeded_from_the_store_and_recording_ticks(site: Site, store: Stor
         resumed = alerts.get(old.alert_id)
         assert resumed is not None and resumed.state is AlertState.RESOLVED
         assert resumed.resolved_at == T0  # pump-2 is not in A1.113 any more
+    finally:
+        await runner.stop()
+
+
+async def test_a_sharded_worker_seeds_and_resumes_only_its_own_tags(site: Site,
+                                                                     store: Store) -> None:
+    """Workers of a sharded deployment never raise or resolve each other's alerts: a worker
+    is seeded with its own tags' locations and stays, and resumes only their alerts."""
+    store.upsert_assets([replace(ASSETS["pump-1"], tags=("t-pump-1",)),
+                         replace(ASSETS["pump-2"], tags=("t-pump-2",))], at=T0 - 3000)
+    store.write(WriteBatch(fixes=[fix(site, "pump-1", "A1.113", T0 - 60),
+                                  fix(site, "pump-2", "A1.113", T0 - 60)]))
+    alerts = AlertStore(store)
+    alerts.record([Transition("raised", "no-pumps-in-1113", "restricted_area", p, "warning",
+                              T0 - 600, T0 - 600, "old", {}) for p in ("pump-1", "pump-2")],
+                  now=T0 - 600)
+    runner = AlertRunner(parse_config(RULES), site, store, clock=Clock(T0),
+                         owns_tag=lambda tag: tag == "t-pump-1")
+    await runner.start(open_stays=[stay(site, "pump-1", "A1.113", T0 - 100),
+                                   stay(site, "pump-2", "A1.113", T0 - 100)])
+    try:
+        assert runner.engine.active() == [("no-pumps-in-1113", "pump-1")]
+        assert set(runner.engine.world.stays) == {"pump-1"}
+        runner.on_tick(T0, [fix(site, "pump-1", "B1.112", T0)], [])
+        await runner.record_pending()
+        # pump-1's alert resolved here; pump-2's is the other worker's: untouched
+        assert [(a.subject, a.state) for a in alerts.unresolved()] == [
+            ("pump-2", AlertState.OPEN)]
     finally:
         await runner.stop()
 

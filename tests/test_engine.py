@@ -157,3 +157,22 @@ def test_a_tag_back_after_long_silence_brings_one_window_of_evidence(monkeypatch
     assert seen["dt"][0][0] > 3000.0
     assert seen["evidence"][0][0] == EngineConfig().window_s / EngineConfig().tick_s
     assert seen["span"] and max(s.max() for s in seen["span"]) <= EngineConfig().window_s
+
+
+def test_tags_named_in_a_batch_without_kept_readings_get_no_row() -> None:
+    """A batch's vocabulary may name tags whose readings were all dropped upstream (e.g.
+    heard only by an unknown gateway): they must not take an engine row."""
+    from floorplans.sample import load_sample_site
+    from gateway.canonical import ReadingBatch
+    from positioning.engine import StreamingEngine
+
+    site = load_sample_site()
+    gw = site.gateways[0].id
+    eng = StreamingEngine(site)
+    batch = ReadingBatch.from_readings([Reading(10.0, gw, "kept", rssi=-60.0),
+                                        Reading(10.0, "no-such-gateway", "dropped",
+                                                rssi=-60.0)])
+    eng.add_batch(batch)
+    eng.tick(10.5)
+    assert eng._tag_ids == ["kept"]
+    assert eng.stats.unknown_gateway == 1

@@ -22,8 +22,8 @@ from gateway.mqtt import MqttSettings
 from gateway.sharding import (
     ShardingError,
     assign_shards,
-    decode_batch,
     encode_batch,
+    parse_shard_payload,
     parser_worker,
     positioning_worker,
     shard_of,
@@ -53,17 +53,34 @@ def test_shards_spread_evenly_and_assignment_partitions() -> None:
         shard_of("x", 0)
 
 
-def test_batch_codec_roundtrip_and_errors() -> None:
-    rs = [Reading(1_700_000_000.123, "gw-1", "a", rssi=-60.0, tx_power=-59.0),
-          Reading(1_700_000_000.5, "gw-2", "b", range_m=3.25)]
-    back, errors = decode_batch(encode_batch(rs))
-    assert back == rs and not errors
-    back, errors = decode_batch(b'[{"ts": 1, "gateway": "g", "tag": "t", "rssi": 99}]')
-    assert not back and errors[0].reason == "bad_value" and "element 0" in errors[0].detail
+def test_shard_codec_roundtrip_and_errors() -> None:
+    """What a parser worker publishes, a positioning worker reads back as it was (times kept
+    even when they are not the receipt time; ms and 0.1 mm as in reading_to_json); bad
+    elements are reported by index and the rest kept."""
+    rs = [Reading(1_700_000_000.1234567, "gw-1", "a", rssi=-60.0, tx_power=-59.0),
+          Reading(1_700_000_000.5, "gw-2", "b", range_m=3.123456789),
+          Reading(1_700_000_001.0, "gw-1", "a", rssi=-61.0)]
+    payload = encode_batch(ReadingBatch.from_readings(rs))
+    assert b"1700000000.123," in payload and b"3.1235" in payload
+    back = parse_shard_payload("s/0", payload, 1_800_000_000.0)
+    assert back.readings == [orjson_roundtrip(r) for r in rs] and not back.errors
+    bad = parse_shard_payload("s/0", b'[{"ts": 1700000000, "gateway": "g", "tag": "t", '
+                                     b'"rssi": 99}, {"ts": 1700000000, "gateway": "g", '
+                                     b'"tag": "u", "rssi": -70}]', 1_700_000_001.0)
+    assert [r.tag for r in bad.readings] == ["u"]
+    assert bad.errors[0].reason == "absurd_rssi" and "element 0" in bad.errors[0].detail
+    with pytest.raises(PayloadError, match="truncated"):
+        parse_shard_payload("s/0", b"[", 0.0)
     with pytest.raises(PayloadError, match="invalid_json"):
-        decode_batch(b"[")
+        parse_shard_payload("s/0", b"[}", 0.0)
     with pytest.raises(PayloadError, match="wrong_type"):
-        decode_batch(b"{}")
+        parse_shard_payload("s/0", b"42", 0.0)
+
+
+def orjson_roundtrip(r: Reading) -> Reading:
+    """``r`` as reading_to_json writes it."""
+    return Reading(round(r.ts, 3), r.gateway, r.tag, r.rssi,
+                   None if r.range_m is None else round(r.range_m, 4), r.tx_power)
 
 
 def test_parser_worker_refuses_to_consume_its_own_output() -> None:

@@ -60,3 +60,16 @@ def test_silent_tags_close_on_the_first_tick_past_their_staleness_whatever_the_o
     st.resume([StayRecord("d", None, "site", "L1", "R4", 150.0, None, 1.0)])
     out = st.update(frame(211.0, [("c", "R3", 1.0)]))
     assert [(s.tag, s.t_exit) for s in out] == [("d", 150.0)]
+
+
+def test_stays_opened_after_a_scan_that_left_none_open_still_go_stale() -> None:
+    """An empty first tick (or every stay expiring at once) leaves nothing to wait for; stays
+    opened afterwards must still close when their tag goes silent."""
+    st = StayTracker("site", stale_after_s=60.0)
+    assert st.update(frame(0.0, [])) == []
+    st.update(frame(1.0, [("a", "R1", 1.0)]))
+    out = st.update(frame(62.0, []))
+    assert [(s.tag, s.t_exit) for s in out] == [("a", 1.0)]
+    st.update(frame(100.0, [("b", "R2", 1.0)]))
+    out = st.update(frame(161.0, []))
+    assert [(s.tag, s.t_exit) for s in out] == [("b", 100.0)]

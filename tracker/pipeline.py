@@ -272,7 +272,7 @@ class Pipeline:
         xs, ys = np.round(frame.x, 3).tolist(), np.round(frame.y, 3).tolist()
         acc = np.round(frame.accuracy_m, 3).tolist()
         conf = np.round(frame.room_confidence, 4).tolist()
-        moving = frame.moving.astype(bool).tolist()
+        moving = frame.moving.tolist()
         gws = frame.gateway or (None,) * len(frame.tag)
         asset_of = self.asset_of
         return [FixRecord(t, tag, asset_of(tag, t), site, b, lv, rm, x, y, a, c, mv, g)

@@ -167,7 +167,9 @@ class Service:
                     s.alerts, self.site, self.store, mqtt=s.mqtt,
                     health=lambda: self.state.health,
                     batteries=lambda: None if self.ingestor is None else self.ingestor.batteries,
-                    state_map=self.state.states, statuses_from_store=self.sharded)
+                    state_map=self.state.states, owns_tag=self._owns_tag(),
+                    # one worker watches the gateways (health from the parsers, via the store)
+                    statuses_from_store=self.sharded and s.sharding.worker == 0)
                 self.alerts.attach(self.pipeline)
                 await self.alerts.start(open_stays=open_stays)
             self.state.starting = "compiling the positioning kernels"
@@ -291,14 +293,27 @@ class Service:
 
     async def _open_stays(self) -> list[StayRecord]:
         """The stays still open in the store (read once at start-up: the pipeline resumes
-        them, the alert engine is seeded with them); empty when the store fails."""
+        them, the alert engine is seeded with them; a sharded worker only its own tags',
+        or it would close the others' stays when their tags stay silent here); empty when
+        the store fails."""
         now = time.time()
         try:
             stays = await asyncio.to_thread(self.store.stays, now - 1.0, now)
         except Exception as exc:
             log.warning("could not read the open stays: %s", exc)
             return []
-        return [s for s in stays if s.t_exit is None]
+        owns = self._owns_tag()
+        return [s for s in stays if s.t_exit is None and (owns is None or owns(s.tag))]
+
+    def _owns_tag(self) -> Callable[[str], bool] | None:
+        """Whether this process positions a tag (a sharded worker: its shards); None: all."""
+        if not self.sharded or self.role != "ingest":
+            return None
+        from gateway.sharding import assign_shards, shard_of
+
+        sh = self.settings.sharding
+        mine = frozenset(assign_shards(sh.worker, sh.workers, sh.shards))
+        return lambda tag: shard_of(tag, sh.shards) in mine
 
     async def _resume_and_run(self, open_stays: list[StayRecord]) -> None:
         try:

@@ -288,6 +288,10 @@ class Settings(BaseSettings):
             raise ValueError("sharding.shards > 0 needs separate processes: --role parse "
                              "(vendor topics -> shards) and --role ingest (positioning "
                              "workers); role all reads the vendor topics itself")
+        if self.sharding.shards and any(isinstance(r, dict) and r.get("kind") == "par_level"
+                                        for r in self.alerts.get("rules", [])):
+            raise ValueError("par_level alert rules count the whole fleet, which no sharded "
+                             "worker sees: not available with sharding.shards > 0")
         return self
 
     @field_validator("states")

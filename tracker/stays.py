@@ -73,6 +73,7 @@ class StayTracker:
                 new = _Open(room, frame.level[i], t, t, conf, 1)
                 self._open[tag] = new
                 out.append(self._record(tag, new, None))
+                self._stale_check_at = min(self._stale_check_at, t + self.stale_after_s)
         if t >= self._stale_check_at:
             out.extend(self.expire(t))
         return out

@@ -96,6 +96,10 @@ class AlertRunner:
             ``refresh_s / 6``.
         offline_after_s: Silence after which a stored gateway status counts as offline
             (with ``statuses_from_store``; as :class:`gateway.health.GatewayHealth`).
+        owns_tag: In a sharded deployment, whether this process positions a tag: the engine
+            is seeded only with those tags' locations, and only alerts about assets with such
+            a tag (or, with ``statuses_from_store``, about gateways) are resumed, so workers
+            never raise or resolve each other's alerts. None: every tag.
         evaluate_every_s: Ticks are taken in every time, but the rules are evaluated at most
             this often (pipeline time): hold times are then counted in steps of it (see
             ``benchmarks/bench_alerts.py`` for what an evaluation costs).
@@ -107,7 +111,8 @@ class AlertRunner:
                  batteries: Callable[[], TagBatteries | None] | None = None,
                  state_map: StateMap | None = None, clock: Callable[[], float] = time.time,
                  refresh_s: float = 60.0, evaluate_every_s: float = 5.0,
-                 statuses_from_store: bool = False, offline_after_s: float = 60.0) -> None:
+                 statuses_from_store: bool = False, offline_after_s: float = 60.0,
+                 owns_tag: Callable[[str], bool] | None = None) -> None:
         self.config = config
         self.engine = AlertEngine(config.active_rules, site, state_map=state_map)
         self.alerts = AlertStore(store)
@@ -118,6 +123,7 @@ class AlertRunner:
         self.health = health or (lambda: None)
         self.statuses_from_store = statuses_from_store
         self.offline_after_s = offline_after_s
+        self.owns_tag = owns_tag
         self.batteries = batteries or (lambda: None)
         self.clock = clock
         self.refresh_s = refresh_s
@@ -180,10 +186,26 @@ class AlertRunner:
         n = self.registry.load(self.store)
         self._registry_loaded = self.clock()
         fixes = self.store.current_locations()
+        owns = self.owns_tag
+        if owns is not None:
+            fixes = [f for f in fixes if owns(f.tag)]
+            open_stays = [s for s in open_stays if owns(s.tag)]
         self.engine.update(fixes=fixes, stays=open_stays)
-        resumed = sum(self.engine.resume([a.key], a.since) for a in self.alerts.unresolved())
+        resumed = sum(self.engine.resume([a.key], a.since) for a in self.alerts.unresolved()
+                      if self._mine(*a.key))
         log.info("alerts: %d rules, %d assets, %d locations, %d unresolved alerts resumed",
                  len(self.engine.rules), n, len(fixes), resumed)
+
+    def _mine(self, rule_id: str, subject: str) -> bool:
+        """Whether this process evaluates the alert ``(rule_id, subject)`` (see ``owns_tag``)."""
+        owns = self.owns_tag
+        if owns is None:
+            return True
+        kinds = {r.id: r.kind for r in self.config.active_rules}
+        if kinds.get(rule_id) == "gateway_offline":
+            return self.statuses_from_store
+        asset = self.registry(subject)
+        return asset is not None and any(owns(t) for t in asset.tags)
 
     async def start(self, *, open_stays: Iterable[StayRecord] = ()) -> None:
         """Seed the engine from the store and start recording and delivering.
