@@ -50,12 +50,13 @@ def test_sharding_settings_are_checked() -> None:
         Settings.load(None, role="all", sharding={"shards": 16, "workers": 2})
 
 
-async def test_parse_role_needs_shards(tmp_path: Path) -> None:
-    settings = Settings.load(None, role="parse", api={"ops_port": 0},
-                             database={"url": f"sqlite:///{tmp_path / 'x.db'}"})
-    with pytest.raises(ValueError, match=r"role parse needs sharding\.shards > 0"):
-        async with Service(settings):
-            pass
+def test_parse_role_needs_shards_and_topics_without_wildcards() -> None:
+    with pytest.raises(SettingsError, match=r"role parse needs sharding\.shards > 0"):
+        Settings.load(None, role="parse")
+    with pytest.raises(SettingsError, match="prefix 'shards/#' must be a topic"):
+        Settings.load(None, role="parse", sharding={"shards": 8, "prefix": "shards/#"})
+    with pytest.raises(SettingsError, match="group 'a/b' must be one topic level"):
+        Settings.load(None, role="parse", sharding={"shards": 8, "group": "a/b"})
 
 
 async def test_a_parser_and_two_positioning_workers_split_the_hospital(

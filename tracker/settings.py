@@ -212,6 +212,11 @@ class ShardingConfig(_Section):
             raise ValueError(f"worker {self.worker} is not in [0, {self.workers})")
         if self.shards and self.shards < self.workers:
             raise ValueError(f"{self.shards} shards cannot feed {self.workers} workers")
+        if not self.prefix or self.prefix.endswith("/") or any(c in self.prefix for c in "+#"):
+            raise ValueError(f"prefix {self.prefix!r} must be a topic without wildcards or a "
+                             "trailing '/'")
+        if not self.group or any(c in self.group for c in "/+#"):
+            raise ValueError(f"group {self.group!r} must be one topic level without wildcards")
         return self
 
 
@@ -284,6 +289,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _sharding_roles(self) -> Settings:
+        if self.role == "parse" and not self.sharding.shards:
+            raise ValueError("role parse needs sharding.shards > 0 ([sharding] shards in the "
+                             "TOML file, or SPORING_SHARDING__SHARDS)")
         if self.sharding.shards and self.role == "all":
             raise ValueError("sharding.shards > 0 needs separate processes: --role parse "
                              "(vendor topics -> shards) and --role ingest (positioning "
