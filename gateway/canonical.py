@@ -248,6 +248,20 @@ class ReadingBatch:
                             self.range_m[rows], self.tx_power[rows], self.gateway_ids,
                             self.tag_ids)
 
+    def with_ts(self, ts: npt.NDArray[np.float64]) -> ReadingBatch:
+        """The same readings at times ``ts``."""
+        return ReadingBatch(ts, self.gateway, self.tag, self.rssi, self.range_m, self.tx_power,
+                            self.gateway_ids, self.tag_ids)
+
+    def relabel_gateways(self, code: npt.NDArray[np.int32],
+                         gateway_ids: tuple[str, ...]) -> ReadingBatch:
+        """Gateway vocabulary entry ``k`` becomes ``gateway_ids[code[k]]``; readings of the
+        entries coded -1 are dropped (order kept)."""
+        new = code[self.gateway]
+        keep = new >= 0
+        return ReadingBatch(self.ts[keep], new[keep], self.tag[keep], self.rssi[keep],
+                            self.range_m[keep], self.tx_power[keep], gateway_ids, self.tag_ids)
+
     def to_readings(self) -> list[Reading]:
         """Expand back to reading objects (for I/O and tests, not the hot path)."""
         out = []

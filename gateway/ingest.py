@@ -432,13 +432,9 @@ class Ingestor:
             self._reject(topic, payload, t, vendor, PayloadError(
                 "unknown_gateway", f"gateway {vendor!r} is not in the floor plan and has no "
                                    "alias"))
+        # every floor-plan gateway of the message, with its readings (0 for a status only)
         counts = np.bincount(batch.gateway, minlength=len(batch.gateway_ids)).tolist()
-        per_gw = dict(zip(batch.gateway_ids, counts, strict=True))
-        for g in result.gateways:
-            m = gmap.resolve(g)
-            if m is not None:
-                per_gw.setdefault(m, 0)
-        for gw, n in per_gw.items():
+        for gw, n in zip(batch.gateway_ids, counts, strict=True):
             st.readings[st.label(gw), fmt] += n
             self.health.observe(gw, t, n)
         n_out = len(batch)
@@ -460,14 +456,10 @@ class Ingestor:
         index: dict[str, int] = {}
         code = np.array([-1 if r is None else index.setdefault(r, len(index))
                          for r in resolved], dtype=np.int32)
-        new = code[batch.gateway]
-        keep = new >= 0
         present = np.bincount(batch.gateway, minlength=len(resolved))
         unknown = sorted(g for g, r, k in zip(batch.gateway_ids, resolved, present.tolist(),
                                               strict=True) if r is None and k)
-        return (ReadingBatch(batch.ts[keep], new[keep], batch.tag[keep], batch.rssi[keep],
-                             batch.range_m[keep], batch.tx_power[keep], tuple(index),
-                             batch.tag_ids), unknown)
+        return batch.relabel_gateways(code, tuple(index)), unknown
 
     def _reject(self, topic: str, payload: bytes, t: float, gateway: str | None,
                 err: PayloadError, *, label_reason: str | None = None,

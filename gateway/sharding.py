@@ -84,7 +84,7 @@ def shard_topic(k: int, prefix: str = SHARD_PREFIX) -> str:
 def assign_shards(worker: int, n_workers: int, n_shards: int) -> list[int]:
     """The shards worker ``worker`` of ``n_workers`` owns (round robin: ``k % n_workers``)."""
     if not 0 <= worker < n_workers:
-        raise ShardingError(f"worker index {worker} is not in [0, {n_workers})")
+        raise ShardingError(f"worker {worker} is not in [0, {n_workers})")
     if n_shards < n_workers:
         raise ShardingError(f"{n_shards} shards cannot feed {n_workers} workers")
     return [k for k in range(n_shards) if k % n_workers == worker]

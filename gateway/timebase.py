@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
@@ -90,14 +90,13 @@ def choose_ts_array(device_time: npt.NDArray[np.float64], received_at: float,
                     policy: TimePolicy = DEFAULT_TIME_POLICY) -> npt.NDArray[np.float64]:
     """:func:`choose_ts` for an array of device times (NaN: none), all received at once."""
     dts = np.asarray(device_time, dtype=np.float64)
-    out = np.full(dts.shape, float(received_at))
     if policy.mode == "receipt" or dts.size == 0:
-        return out
-    ok = (dts >= EPOCH_MIN_S) & (dts <= EPOCH_MAX_S)  # False for NaN
+        return np.full(dts.shape, float(received_at))
+    lo, hi = EPOCH_MIN_S, EPOCH_MAX_S
     if policy.mode == "auto":
-        ok &= (dts >= received_at - policy.max_lag_s) & (dts <= received_at + policy.max_lead_s)
-    out[ok] = dts[ok]
-    return out
+        lo, hi = max(lo, received_at - policy.max_lag_s), min(hi, received_at + policy.max_lead_s)
+    # one interval test (False for NaN): this runs once per message, for one reading or 750
+    return np.where((dts >= lo) & (dts <= hi), dts, float(received_at))
 
 
 def to_unix_seconds(value: object, *, field: str = "timestamp") -> float:
@@ -250,10 +249,7 @@ class ClockTracker:
         is trusted and the result is not in the future, else ``received_at``."""
         if device_ts is None or not _sane(device_ts):
             return received_at
-        return self._shifted(device_ts, self.offset(gateway), received_at)
-
-    def _shifted(self, device_ts: float, offset: float | None, received_at: float) -> float:
-        """:meth:`correct` for a sane device time, given the gateway's offset."""
+        offset = self.offset(gateway)
         if offset is None:
             return received_at
         t = device_ts - offset
@@ -272,22 +268,21 @@ class ClockTracker:
         dts = result.device_time
         if len(batch) == 0:
             return result
+        r = float(received_at)
         sane = (dts >= EPOCH_MIN_S) & (dts <= EPOCH_MAX_S)
-        ts = np.full(dts.shape, float(received_at))
-        if sane.any():
-            n_gw = len(batch.gateway_ids)
-            newest = np.full(n_gw, -np.inf)
-            np.maximum.at(newest, batch.gateway[sane], dts[sane])
-            offset = np.full(n_gw, np.nan)
-            for k in np.flatnonzero(np.isfinite(newest)).tolist():
+        if not sane.any():
+            return result.retimed(np.full(dts.shape, r))
+        # newest sane device time per gateway of the message, then its offset: a Python loop
+        # over the message's (few) gateways, not its readings
+        newest = np.full(len(batch.gateway_ids), -np.inf)
+        np.maximum.at(newest, batch.gateway[sane], dts[sane])
+        offset = np.full(newest.shape, np.nan)
+        for k, t_dev in enumerate(newest.tolist()):
+            if t_dev > -math.inf:
                 gateway = batch.gateway_ids[k]
-                self.observe(gateway, float(newest[k]), received_at)
+                self.observe(gateway, t_dev, r)
                 off = self.offset(gateway)
                 if off is not None:
                     offset[k] = off
-            shifted = dts - offset[batch.gateway]  # NaN where no trusted offset
-            use = sane & (shifted <= received_at + self.floor_s)
-            ts[use] = shifted[use]
-        if np.array_equal(ts, batch.ts):
-            return result
-        return replace(result, batch=replace(batch, ts=ts))
+        shifted = dts - offset[batch.gateway]  # NaN where no trusted offset
+        return result.retimed(np.where(sane & (shifted <= r + self.floor_s), shifted, r))

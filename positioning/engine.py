@@ -25,7 +25,8 @@ The same code runs offline (``sporing locate``) and in the live service. Every t
 Steps 3–6 run for the tags :class:`positioning.cadence.LocateCadence` says are due: every tick
 for a tag that moves, has changed level or strongest gateway, or is new; every
 ``cadence.parked_every_s`` for a parked one, whose latest fix is repeated in between. Every tag
-heard in the window gets a fix every tick.
+heard in the window gets a fix every tick, except a due tag that could not be located (no
+gateway of its level heard it usably): it has none that tick.
 """
 
 from __future__ import annotations
@@ -269,6 +270,7 @@ class StreamingEngine:
         self._tag_row: dict[str, int] = {}
         self._tag_ids: list[str] = []
         self._last_tick = -np.inf
+        self._cal_elapsed = 0.0  # seconds since the self-calibration last learned
         self._buf: list[tuple[npt.NDArray[Any], ...]] = []
 
     # ------------------------------------------------------------------ input
@@ -299,8 +301,11 @@ class StreamingEngine:
             return
         # only the tags with kept readings get a row (a batch's vocabulary may name tags whose
         # readings were all dropped upstream, e.g. heard only by an unknown gateway)
-        present, inv = np.unique(batch.tag[keep], return_inverse=True)
-        tag_rows = self._rows_of([batch.tag_ids[k] for k in present.tolist()])[inv]
+        tk = batch.tag[keep]
+        present = np.flatnonzero(np.bincount(tk, minlength=len(batch.tag_ids)))
+        lut = np.zeros(len(batch.tag_ids), dtype=np.int64)
+        lut[present] = self._rows_of([batch.tag_ids[k] for k in present.tolist()])
+        tag_rows = lut[tk]
         self._buf.append((batch.ts[keep], tag_rows, gw[keep], batch.rssi[keep],
                           batch.range_m[keep], batch.tx_power[keep]))
 
@@ -326,6 +331,8 @@ class StreamingEngine:
         cfg = self.config
         dt = cfg.tick_s if not np.isfinite(self._last_tick) else max(t - self._last_tick, 0.0)
         self._last_tick = t
+        # the self-calibration forgets with time, not with the ticks that happen to teach it
+        self._cal_elapsed += dt
         self.stats.ticks += 1
         win = self._window(t)
         if win is None:
@@ -350,32 +357,30 @@ class StreamingEngine:
         strongest, top = pairs.gateway[first], strength[first]
         due = self._cadence.due(rows, t, level, strongest, top, self._tracks.unsure(rows))
         d = np.flatnonzero(due)
-        fixed, fix = self._locate(t, dt, rows[d], level[d], inv, pairs, due, plevel, strength)
+        fixed, fix = self._locate(t, rows[d], level[d], inv, pairs, due, plevel, strength)
         fixed = d[fixed]
         self._cadence.remember(rows[fixed], t, strongest[fixed], top[fixed], fix)
-        held = np.flatnonzero(~due)  # parked tags between fixes: all have a fix
-        parts = [fix, self._cadence.recall(rows[held])]
-        which = np.concatenate([fixed, held])
-        o = np.argsort(which, kind="stable")
-        which = which[o]
-        level_o, x, y, acc, room, conf, moving, n_used = (
-            np.concatenate([getattr(part, f) for part in parts])[o] for f in HeldFixes.__slots__)
+        # this tick's fixes (just remembered) and the held ones of parked tags between fixes
+        got = ~due
+        got[fixed] = True
+        which = np.flatnonzero(got)
+        f = self._cadence.recall(rows[which])
         self.stats.fixes += int(which.size)
         self.stats.located += int(fixed.size)
         room_ids = self.index.room_ids
         return FixFrame(
             ts=t,
             tag=tuple(self._tag_ids[r] for r in rows[which]),
-            x=x, y=y,
-            level=tuple(self.index.level_ids[v] for v in level_o),
-            building=tuple(self._level_building[v] for v in level_o),
-            room=tuple(room_ids[v] if v >= 0 else None for v in room),
-            room_confidence=conf, accuracy_m=acc, moving=moving.astype(np.bool_),
-            n_gateways=n_used.astype(np.int64),
+            x=f.x, y=f.y,
+            level=tuple(self.index.level_ids[v] for v in f.level),
+            building=tuple(self._level_building[v] for v in f.level),
+            room=tuple(room_ids[v] if v >= 0 else None for v in f.room),
+            room_confidence=f.room_confidence, accuracy_m=f.accuracy_m, moving=f.moving,
+            n_gateways=f.n_gateways,
             gateway=tuple(self._gw_ids[g] for g in strongest[which]),
         )
 
-    def _locate(self, t: float, dt: float, rows: npt.NDArray[np.int64],
+    def _locate(self, t: float, rows: npt.NDArray[np.int64],
                 level: npt.NDArray[np.int64], inv_all: npt.NDArray[np.int64], pairs_all: _Pairs,
                 due: npt.NDArray[np.bool_], plevel_all: npt.NDArray[np.int64],
                 strength_all: npt.NDArray[np.float64]
@@ -417,7 +422,7 @@ class StreamingEngine:
                                         None if emission is None else emission[ok],
                                         evidence=span[ok] / self.config.tick_s)
         if self._cal is not None and radio_sel is not None and radio_cell is not None:
-            self._learn(dt, span, all_rows, ok, inv, pairs, radio_sel, radio_cell, room, conf,
+            self._learn(span, all_rows, ok, inv, pairs, radio_sel, radio_cell, room, conf,
                         moving)
         return fixed, HeldFixes(level, tx, ty, tacc, room, conf, moving, n_used)
 
@@ -505,7 +510,7 @@ class StreamingEngine:
         emission = np.where(use[:, None], res.room_prob, 0.0)
         return xy, acc, emission, n_used, sel, np.where(use, res.cell, -1)
 
-    def _learn(self, dt: float, span: npt.NDArray[np.float64], rows: npt.NDArray[np.int64],
+    def _learn(self, span: npt.NDArray[np.float64], rows: npt.NDArray[np.int64],
                ok: npt.NDArray[np.bool_],
                inv: npt.NDArray[np.int64], pairs: _Pairs, sel: npt.NDArray[np.int64],
                cell: npt.NDArray[np.int64], room: npt.NDArray[np.int64],
@@ -527,7 +532,8 @@ class StreamingEngine:
         # what is left after the plan's calibration is what the self-calibration learns
         seen = pairs.rssi[p] - self._gw_offset[gw] + self._radio.loss_at(cell[inv[p]], gw)
         w = 1.0 / np.square(self._sigma_db(pairs.count[p]))
-        self._cal.observe(dt, rows[inv[p]], gw, seen, w, span=span[inv[p]])
+        self._cal.observe(self._cal_elapsed, rows[inv[p]], gw, seen, w, span=span[inv[p]])
+        self._cal_elapsed = 0.0
 
     @property
     def calibration(self) -> SelfCalibration | None:

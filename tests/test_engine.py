@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import orjson
@@ -176,3 +177,40 @@ def test_tags_named_in_a_batch_without_kept_readings_get_no_row() -> None:
     eng.tick(10.5)
     assert eng._tag_ids == ["kept"]
     assert eng.stats.unknown_gateway == 1
+
+
+def test_self_calibration_forgets_with_time_not_with_the_ticks_that_teach(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parked tag located every 2 s teaches on half the ticks; the gateway offsets must
+    still fade over the whole elapsed time, as when it is located every tick."""
+    from dataclasses import replace
+
+    from floorplans.sample import load_sample_site
+    from positioning.autocal import SelfCalibration
+
+    faded: list[float] = []
+    observe = SelfCalibration.observe
+
+    def spy(self: SelfCalibration, dt: float, *args: Any, **kw: Any) -> None:
+        faded.append(dt)
+        observe(self, dt, *args, **kw)
+
+    monkeypatch.setattr(SelfCalibration, "observe", spy)
+    site = load_sample_site()
+    near = sorted(site.gateways, key=lambda g: (g.level, g.x, g.y))[:4]
+    t0 = 1_780_000_000.0
+    totals = {}
+    for every in (0.0, 2.0):
+        faded.clear()
+        base = EngineConfig()
+        eng = StreamingEngine(site, replace(base, autocal=replace(base.autocal,
+                                                                   min_confidence=0.0),
+                                            cadence=replace(base.cadence,
+                                                            parked_every_s=every)))
+        for k in range(40):
+            eng.add([Reading(t0 + k + 0.1 * j, g.id, "pump", rssi=-62.0 - 6 * j)
+                     for j, g in enumerate(near)])
+            eng.tick(t0 + k + 1)
+        totals[every] = (len(faded), sum(faded))
+    assert totals[2.0][0] < totals[0.0][0]  # fewer lessons at the 2 s cadence...
+    assert totals[2.0][1] == pytest.approx(totals[0.0][1], abs=2.0)  # ...the same forgetting

@@ -44,7 +44,9 @@ def client(site: Site, tmp_path: Path) -> Iterator[TestClient]:
         fixes=[fix("t1", "A1", "A1.101", "pump-1", now - 5),
                fix("t2", "A2", "A2.201", "bed-1", now - 5),
                fix("t3", "A2", None, None, now - 500)],
-        statuses=[GatewayStatusRecord(now - 10, "gw-a1-001", True, 2.0, 40.0, now - 11)]))
+        statuses=[GatewayStatusRecord(now - 10, "gw-a1-001", True, 2.0, 40.0, now - 11),
+                  # said online, but nothing stored it since: its process is gone
+                  GatewayStatusRecord(now - 200, "gw-a1-003", True, 2.0, 40.0, now - 201)]))
     store.close()
     state = AppState(site=site, database_url=url)  # role "api": the lifespan opens the store
     with TestClient(create_app(state)) as c:
@@ -106,6 +108,7 @@ def test_gateways_from_the_database(client: TestClient, site: Site) -> None:
     by_id = {g["gateway"]: g for g in r["items"]}
     assert by_id["gw-a1-001"]["state"] == "online"
     assert by_id["gw-a1-002"]["state"] == "never_seen"
+    assert by_id["gw-a1-003"]["state"] == "offline"
 
 
 def test_index_page_is_accessible(client: TestClient) -> None:

@@ -126,3 +126,13 @@ async def test_a_parser_and_two_positioning_workers_split_the_hospital(
     assert live.coverage > 0.95
     assert live.median_error_m < LIVE_MEDIAN_BOUND_M
     assert live.level_accuracy > 0.95
+
+
+def test_alert_rules_no_sharded_worker_can_evaluate_are_refused() -> None:
+    for kind, extra in (("par_level", {"asset_type": "bed", "minimum": 2, "rooms": ["A1.101"]}),
+                        ("low_battery", {"below_pct": 20})):
+        rules = {"rules": [{"id": "r", "kind": kind, **extra}]}
+        Settings.load(None, role="ingest", alerts=rules)  # fine without sharding
+        with pytest.raises(SettingsError, match=f"'r' \\({kind}\\).*not available"):
+            Settings.load(None, role="ingest", alerts=rules,
+                          sharding={"shards": 8, "workers": 2})

@@ -57,7 +57,7 @@ def test_silent_tags_close_on_the_first_tick_past_their_staleness_whatever_the_o
         out = st.update(frame(float(t), [("c", "R3", 1.0)]))
         closed += [(float(t), s.tag, s.t_exit) for s in out]
     assert closed == [(61.0, "a", 0.0), (91.0, "b", 30.0)]
-    st.resume([StayRecord("d", None, "site", "L1", "R4", 150.0, None, 1.0)])
+    st.resume([StayRecord("d", None, "site", "L1", "R4", 150.0, None, 1.0)], now=150.0)
     out = st.update(frame(211.0, [("c", "R3", 1.0)]))
     assert [(s.tag, s.t_exit) for s in out] == [("d", 150.0)]
 
@@ -73,3 +73,19 @@ def test_stays_opened_after_a_scan_that_left_none_open_still_go_stale() -> None:
     st.update(frame(100.0, [("b", "R2", 1.0)]))
     out = st.update(frame(161.0, []))
     assert [(s.tag, s.t_exit) for s in out] == [("b", 100.0)]
+
+
+def test_a_restart_resumes_long_stays_without_erasing_them() -> None:
+    """Stays open for an hour before a restart: the first (empty) tick must not close them
+    at their entry; a tag heard again continues its stay, a silent one is closed at the
+    restart."""
+    st = StayTracker("site", stale_after_s=60.0)
+    restart = 10_000.0
+    open_ = [StayRecord(t, None, "site", "L1", r, restart - 3600.0, None, 0.9)
+             for t, r in (("back", "R1"), ("gone", "R2"))]
+    assert st.resume(open_, now=restart) == 2
+    assert st.update(frame(restart + 1.0, [])) == []
+    assert st.update(frame(restart + 2.0, [("back", "R1", 1.0)])) == []  # same stay goes on
+    out = st.update(frame(restart + 61.0, [("back", "R1", 1.0)]))
+    assert [(s.tag, s.t_enter, s.t_exit) for s in out] == [("gone", restart - 3600.0, restart)]
+    assert [(s.tag, s.t_enter) for s in st.open_stays()] == [("back", restart - 3600.0)]

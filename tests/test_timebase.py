@@ -96,7 +96,7 @@ def test_clock_tracker_apply_retimes_result() -> None:
         tracker.observe("gw", T + i - 20.0, T + i)
     r = ParseResult.of_readings([Reading(T + 10, "gw", "t", rssi=-60.0),
                                  Reading(T + 10, "gw2", "t", rssi=-61.0)],
-                                device_ts=[T + 10 - 20.5, None], gateways=("gw", "gw2"))
+                                device_ts=[T + 10 - 20.5, None])
     out = tracker.apply(r, T + 10)
     assert [x.ts for x in out.readings] == [pytest.approx(T + 9.5), T + 10]
 
@@ -111,7 +111,7 @@ def test_clock_tracker_apply_matches_correct_per_reading(rows: list[tuple[str, f
         tracker.observe("gw", T + i + 20.0, T + i)
         tracker.observe("gw2", T + i, T + i)
     r = ParseResult.of_readings([Reading(T, g, "t", rssi=-60.0) for g, _ in rows],
-                                device_ts=[d for _, d in rows], gateways=("gw", "gw2", "gw3"))
+                                device_ts=[d for _, d in rows])
     out = tracker.apply(r, T + 10)  # observes the device times first, then corrects
     for (g, d), x in zip(rows, out.readings, strict=True):
         assert x.ts == tracker.correct(g, d, T + 10)

@@ -140,6 +140,7 @@ def _gateways(args: argparse.Namespace) -> int:
             return _fail(f"cannot read {url}: {exc}")
         rows = resp.json()["items"]
     else:
+        from tracker.records import stored_online
         from tracker.store import DATABASE_URL_ENV, StoreError, default_database_url, open_store
 
         db = args.database or default_database_url()
@@ -156,7 +157,7 @@ def _gateways(args: argparse.Namespace) -> int:
         import time
 
         now = time.time()
-        rows = [{"gateway": g.gateway, "state": "online" if g.online else "offline",
+        rows = [{"gateway": g.gateway, "state": "online" if stored_online(g, now) else "offline",
                  "last_seen": g.last_seen,
                  "age_s": None if g.last_seen is None else round(now - g.last_seen, 1),
                  "messages_per_s": g.messages_per_s, "readings_per_s": g.readings_per_s}

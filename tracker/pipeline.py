@@ -261,7 +261,7 @@ class Pipeline:
     def resume_stays(self, open_stays: Iterable[StayRecord]) -> int:
         """Continue the open stays found in the store after a restart (instead of opening a
         second stay of the same tag); returns how many were resumed."""
-        return self.stays.resume(open_stays)
+        return self.stays.resume(open_stays, self.clock())
 
     # ------------------------------------------------------------------ ticking
     def _records(self, frame: FixFrame) -> list[FixRecord]:

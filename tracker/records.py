@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from gateway.health import GatewayHealth
 
 __all__ = [
+    "OFFLINE_AFTER_S",
     "STATUS_EVERY_S",
     "FixRecord",
     "GatewayStatusRecord",
@@ -25,6 +26,7 @@ __all__ = [
     "WriteBatch",
     "normalize_ts",
     "status_records",
+    "stored_online",
     "ts_to_us",
     "us_to_ts",
 ]
@@ -118,6 +120,16 @@ class StayRecord:
 
 #: Seconds between the gateway health rows a service stores (``tracker.service.Service``).
 STATUS_EVERY_S = 30.0
+#: Silence after which a gateway is offline (as :class:`gateway.health.GatewayHealth`).
+OFFLINE_AFTER_S = 60.0
+
+
+def stored_online(status: GatewayStatusRecord, now: float) -> bool:
+    """Whether a *stored* gateway status still means online at ``now``: the row says so and
+    its last message is no older than the offline time plus the storing interval (a row
+    that stopped being refreshed, because the process storing it died, goes offline too)."""
+    return (status.online and status.last_seen is not None
+            and now - status.last_seen <= OFFLINE_AFTER_S + STATUS_EVERY_S)
 
 
 @dataclass(frozen=True, slots=True)

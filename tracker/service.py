@@ -125,6 +125,13 @@ class Service:
         self.site = site or load_site(settings.site)
         self.role = settings.role
         self.sharded = settings.sharding.shards > 0
+        sh = settings.sharding
+        #: A sharded positioning worker's shards (None: not one).
+        self._own_shards: frozenset[int] | None = None
+        if self.sharded and self.role == "ingest":
+            from gateway.sharding import assign_shards
+
+            self._own_shards = frozenset(assign_shards(sh.worker, sh.workers, sh.shards))
         self.state = AppState(site=self.site, ops_only=self.role in ("ingest", "parse"),
                               starting="starting",
                               secure_cookies=settings.api.secure_cookies,
@@ -307,13 +314,12 @@ class Service:
 
     def _owns_tag(self) -> Callable[[str], bool] | None:
         """Whether this process positions a tag (a sharded worker: its shards); None: all."""
-        if not self.sharded or self.role != "ingest":
+        mine, n = self._own_shards, self.settings.sharding.shards
+        if mine is None:
             return None
-        from gateway.sharding import assign_shards, shard_of
+        from gateway.sharding import shard_of
 
-        sh = self.settings.sharding
-        mine = frozenset(assign_shards(sh.worker, sh.workers, sh.shards))
-        return lambda tag: shard_of(tag, sh.shards) in mine
+        return lambda tag: shard_of(tag, n) in mine
 
     async def _resume_and_run(self, open_stays: list[StayRecord]) -> None:
         try:
@@ -325,20 +331,29 @@ class Service:
         await self.pipeline.run()
 
     async def _start_ingest(self) -> None:
+        """The pipeline's feed: the vendor topics (this process owns gateway health), or, in
+        a sharded deployment, this worker's shards of the canonical stream (gateway health
+        and tag batteries stay with the parser workers, which see the vendor messages)."""
         from gateway.gatewaymap import GatewayMap
         from gateway.ingest import Ingestor
+        from gateway.sharding import positioning_worker
 
-        m = self.settings.mqtt
-        mqtt = m.broker()
-        if self.sharded:
-            await self._start_shard_feed()
-            return
-        gmap = GatewayMap.from_site(self.site, self.settings.gateway_aliases)
-        self.ingestor = Ingestor(
-            mqtt, self.pipeline.put, topic_map=self.settings.topic_map, gateway_map=gmap,
-            share_group=m.share_group, topic_prefix=m.topic_prefix, batch_size=m.batch_size,
-            batch_interval_s=m.batch_interval_s, dead_letter=m.dead_letter)
-        await self._subscribe(self.ingestor, owns_gateway_health=True)
+        m, sh = self.settings.mqtt, self.settings.sharding
+        if self._own_shards is not None:
+            self.ingestor = positioning_worker(
+                m.broker(), self._own_shards, self.pipeline.put, prefix=sh.prefix,
+                batch_size=m.batch_size, batch_interval_s=m.batch_interval_s,
+                dead_letter=m.dead_letter)
+            log.info("positioning worker %d of %d: %d of %d shards", sh.worker, sh.workers,
+                     len(self._own_shards), sh.shards)
+        else:
+            self.ingestor = Ingestor(
+                m.broker(), self.pipeline.put, topic_map=self.settings.topic_map,
+                gateway_map=GatewayMap.from_site(self.site, self.settings.gateway_aliases),
+                share_group=m.share_group, topic_prefix=m.topic_prefix,
+                batch_size=m.batch_size, batch_interval_s=m.batch_interval_s,
+                dead_letter=m.dead_letter)
+        await self._subscribe(self.ingestor, owns_gateway_health=self._own_shards is None)
         self._tasks.append(asyncio.create_task(
             periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
 
@@ -352,23 +367,6 @@ class Service:
                 periodic(self._stop, STATUS_EVERY_S, self.submit_gateway_status),
                 name="sporing-status"))
         await ingestor.__aenter__()
-
-    async def _start_shard_feed(self) -> None:
-        """A positioning worker's feed: its shards of the canonical stream. Gateway health and
-        tag batteries stay with the parser workers, which see the vendor messages (a shard
-        carries only some tags of each gateway)."""
-        from gateway.sharding import assign_shards, positioning_worker
-
-        m, sh = self.settings.mqtt, self.settings.sharding
-        self.ingestor = positioning_worker(
-            m.broker(), assign_shards(sh.worker, sh.workers, sh.shards), self.pipeline.put,
-            prefix=sh.prefix, batch_size=m.batch_size, batch_interval_s=m.batch_interval_s,
-            dead_letter=m.dead_letter)
-        await self._subscribe(self.ingestor, owns_gateway_health=False)
-        self._tasks.append(asyncio.create_task(
-            periodic(self._stop, 60.0, self._reload_pairings), name="sporing-pairings"))
-        log.info("positioning worker %d of %d: %d of %d shards", sh.worker, sh.workers,
-                 len(assign_shards(sh.worker, sh.workers, sh.shards)), sh.shards)
 
     def submit_gateway_status(self) -> int:
         """Store the current gateway health (every 30 s and at shutdown); returns rows."""

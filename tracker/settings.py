@@ -208,10 +208,14 @@ class ShardingConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> ShardingConfig:
-        if self.worker >= self.workers:
-            raise ValueError(f"worker {self.worker} is not in [0, {self.workers})")
-        if self.shards and self.shards < self.workers:
-            raise ValueError(f"{self.shards} shards cannot feed {self.workers} workers")
+        from gateway.sharding import ShardingError, assign_shards
+
+        try:  # the checks of the function the workers will call
+            assign_shards(self.worker, self.workers, max(self.shards, self.workers))
+            if self.shards:
+                assign_shards(self.worker, self.workers, self.shards)
+        except ShardingError as exc:
+            raise ValueError(str(exc)) from None
         if not self.prefix or self.prefix.endswith("/") or any(c in self.prefix for c in "+#"):
             raise ValueError(f"prefix {self.prefix!r} must be a topic without wildcards or a "
                              "trailing '/'")
@@ -296,10 +300,14 @@ class Settings(BaseSettings):
             raise ValueError("sharding.shards > 0 needs separate processes: --role parse "
                              "(vendor topics -> shards) and --role ingest (positioning "
                              "workers); role all reads the vendor topics itself")
-        if self.sharding.shards and any(isinstance(r, dict) and r.get("kind") == "par_level"
-                                        for r in self.alerts.get("rules", [])):
-            raise ValueError("par_level alert rules count the whole fleet, which no sharded "
-                             "worker sees: not available with sharding.shards > 0")
+        unsharded = {"par_level": "counts the whole fleet, which no sharded worker sees",
+                      "low_battery": "needs the tag batteries, which only the parser workers "
+                                     "see"}
+        for r in self.alerts.get("rules", []) if self.sharding.shards else []:
+            why = unsharded.get(str(r.get("kind"))) if isinstance(r, dict) else None
+            if why:
+                raise ValueError(f"alert rule {r.get('id')!r} ({r['kind']}) {why}: not "
+                                 "available with sharding.shards > 0")
         return self
 
     @field_validator("states")

@@ -92,15 +92,21 @@ class StayTracker:
         self._stale_check_at = oldest + self.stale_after_s
         return out
 
-    def resume(self, open_stays: Iterable[StayRecord]) -> int:
-        """Continue stays left open in the store (after a restart) instead of opening a second
-        stay for the same tag; returns how many were resumed."""
+    def resume(self, open_stays: Iterable[StayRecord], now: float) -> int:
+        """Continue stays left open in the store (after a restart at ``now``) instead of
+        opening a second stay for the same tag; returns how many were resumed.
+
+        When the tag was last heard is not stored, so a resumed stay counts as seen at
+        ``now``: a tag heard again continues it, one that stays silent has it closed at the
+        restart (not at its entry, which would erase the stay's whole duration).
+        """
         n = 0
         for s in open_stays:
             if s.t_exit is None:
-                self._open[s.tag] = _Open(s.room, s.level, s.t_enter, s.t_enter, s.confidence, 1)
+                seen = max(s.t_enter, now)
+                self._open[s.tag] = _Open(s.room, s.level, s.t_enter, seen, s.confidence, 1)
+                self._stale_check_at = min(self._stale_check_at, seen + self.stale_after_s)
                 n += 1
-        self._stale_check_at = -math.inf
         return n
 
     def open_stays(self) -> list[StayRecord]:

@@ -255,5 +255,4 @@ class ResultBuilder:
                              np.array(self._rng, dtype=np.float64),
                              np.array(self._txp, dtype=np.float64), tuple(self._gateways),
                              tuple(self._tags))
-        return ParseResult(batch, self.errors, status, tuple(self._gateways), self.positions,
-                           dts, self.batteries)
+        return ParseResult(batch, self.errors, status, self.positions, dts, self.batteries)

@@ -7,7 +7,6 @@ array of them, exactly as :mod:`gateway.canonical` defines (``ts``, ``gateway``,
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -32,32 +31,18 @@ def parse(topic: str, payload: bytes, received_at: float, *,
     """
     c.check(payload, received_at, options)
     doc = c.decode_json(payload)
-    b = c.ResultBuilder(received_at, options)
-
-    def one(_i: int, el: Any) -> None:
-        if type(el) is dict:
-            # Fast path for the common, well-formed BLE reading; anything else (and every
-            # error) goes through the validating path, with the same result (tested).
-            ts, gw, tag, r = el.get("ts"), el.get("gateway"), el.get("tag"), el.get("rssi")
-            txp = el.get("tx_power")  # iBeacon tags advertise it: most readings carry it
-            if (type(ts) is float or type(ts) is int) and math.isfinite(ts) \
-                    and type(gw) is str and gw and type(tag) is str and tag \
-                    and (type(r) is int or type(r) is float) \
-                    and RSSI_MIN_DBM <= r <= RSSI_MAX_DBM and el.get("range_m") is None \
-                    and (txp is None or ((type(txp) is int or type(txp) is float)
-                                         and math.isfinite(txp))):
-                b.add(gw, tag, rssi_dbm=float(r),
-                      tx_power_dbm=None if txp is None else float(txp), device_ts=float(ts))
-                return
-        _checked(b, el)
-
-    if isinstance(doc, dict):
-        one(0, doc)
-    elif isinstance(doc, list):
+    # one fast path: arrays of well-formed BLE readings, column-wise; anything else (a single
+    # object, whose column-wise checks would cost more than they save), and every error,
+    # element by element through the validating path, with the same result (tested)
+    if isinstance(doc, list):
         fast = _well_formed_ble(doc, received_at, options)
         if fast is not None:
             return fast
-        b.each(doc, one)
+    b = c.ResultBuilder(received_at, options)
+    if isinstance(doc, dict):
+        _checked(b, doc)
+    elif isinstance(doc, list):
+        b.each(doc, lambda _i, el: _checked(b, el))
     else:
         c.as_object(doc)
     return b.build()
@@ -101,7 +86,7 @@ def _well_formed_ble(doc: list[Any], received_at: float,
                          np.array(gw_code, dtype=np.int32), np.array(tag_code, dtype=np.int32),
                          r, np.full(n, np.nan), c.tx_power_array(tx), gateways,
                          tuple(tag_index))
-    return ParseResult(batch, gateways=gateways, device_time=dts)
+    return ParseResult(batch, device_time=dts)
 
 
 def _checked(b: c.ResultBuilder, el: Any) -> None:

@@ -136,7 +136,6 @@ class ParseResult:
         errors: Problems with single elements of a batch payload (the rest was kept); each
             names the element index.
         status: Gateway health when the payload is (or contains) a status record.
-        gateways: The gateway ids the payload came from, in first-seen order.
         positions: Positions passed through from a UWB RTLS.
         device_time: For each reading, the device time in UNIX seconds (NaN when the payload
             carries none); :class:`gateway.timebase.ClockTracker` re-times readings with it.
@@ -146,7 +145,6 @@ class ParseResult:
     batch: ReadingBatch = field(default_factory=ReadingBatch.empty)
     errors: list[PayloadError] = field(default_factory=list)
     status: GatewayStatus | None = None
-    gateways: tuple[str, ...] = ()
     positions: list[PositionReport] = field(default_factory=list)
     device_time: npt.NDArray[np.float64] = field(default_factory=_no_device_time)
     batteries: list[TagBattery] = field(default_factory=list)
@@ -165,6 +163,18 @@ class ParseResult:
         dts = (np.full(len(readings), np.nan) if device_ts is None
                else np.array([np.nan if d is None else d for d in device_ts], dtype=np.float64))
         return cls(batch=ReadingBatch.from_readings(readings), device_time=dts, **fields)
+
+    def retimed(self, ts: npt.NDArray[np.float64]) -> ParseResult:
+        """The same result with the readings at times ``ts`` (a plain constructor call:
+        ``dataclasses.replace`` costs more, once per message)."""
+        return ParseResult(self.batch.with_ts(ts), self.errors, self.status, self.positions,
+                           self.device_time, self.batteries)
+
+    @property
+    def gateways(self) -> tuple[str, ...]:
+        """The gateway ids the payload came from (readings and status), in first-seen order:
+        the batch's gateway vocabulary."""
+        return self.batch.gateway_ids
 
     @property
     def readings(self) -> list[Reading]:

@@ -35,17 +35,18 @@ from gateway.health import GatewayHealth
 from gateway.mqtt import MqttSettings
 from tracker.alerts.delivery import Dispatcher
 from tracker.alerts.engine import AlertEngine, Transition
+from tracker.alerts.lifecycle import Alert
 from tracker.alerts.rules import AlertsConfig, check_against_site, parse_config
 from tracker.alerts.store import AlertStore
 from tracker.assets import Asset
 from tracker.availability import StateMap
 from tracker.periodic import periodic
 from tracker.records import (
-    STATUS_EVERY_S,
     FixRecord,
     GatewayStatusRecord,
     StayRecord,
     status_records,
+    stored_online,
 )
 from tracker.settings import MqttConfig
 from tracker.store.base import Store, StoreError, all_assets
@@ -85,21 +86,20 @@ class AlertRunner:
         health: Returns the gateway health tracker (None while there is none).
         statuses_from_store: Take gateway health from the store instead (the latest status
             of each gateway, written every 30 s by the process that reads the vendor
-            messages: a sharding parser worker); a status whose ``last_seen`` is older than
-            ``offline_after_s`` plus that interval counts as offline, so a gateway (or a
-            parser tier) that went silent is caught even when no fresh row says so.
+            messages: a sharding parser worker), online as
+            :func:`tracker.records.stored_online` says, so a gateway (or a parser tier) that
+            went silent is caught even when no fresh row says so.
         batteries: Returns the ingestor's tag battery levels (None while there are none);
             what changed is drained on every tick and fed to ``low_battery`` rules.
         state_map: Room category -> asset state, for par levels.
         clock: Wall clock.
         refresh_s: Seconds between registry reloads; gateway health is sampled every
             ``refresh_s / 6``.
-        offline_after_s: Silence after which a stored gateway status counts as offline
-            (with ``statuses_from_store``; as :class:`gateway.health.GatewayHealth`).
         owns_tag: In a sharded deployment, whether this process positions a tag: the engine
-            is seeded only with those tags' locations, and only alerts about assets with such
-            a tag (or, with ``statuses_from_store``, about gateways) are resumed, so workers
-            never raise or resolve each other's alerts. None: every tag.
+            is seeded only with those tags' locations, and only the alerts about assets whose
+            first tag is one of them, or (with ``statuses_from_store``) about gateways, are
+            resumed, so workers do not resolve each other's alerts; of the
+            open stays given, only these tags' are taken. None: every tag.
         evaluate_every_s: Ticks are taken in every time, but the rules are evaluated at most
             this often (pipeline time): hold times are then counted in steps of it (see
             ``benchmarks/bench_alerts.py`` for what an evaluation costs).
@@ -111,7 +111,7 @@ class AlertRunner:
                  batteries: Callable[[], TagBatteries | None] | None = None,
                  state_map: StateMap | None = None, clock: Callable[[], float] = time.time,
                  refresh_s: float = 60.0, evaluate_every_s: float = 5.0,
-                 statuses_from_store: bool = False, offline_after_s: float = 60.0,
+                 statuses_from_store: bool = False,
                  owns_tag: Callable[[str], bool] | None = None) -> None:
         self.config = config
         self.engine = AlertEngine(config.active_rules, site, state_map=state_map)
@@ -122,7 +122,6 @@ class AlertRunner:
                                      clock=clock)
         self.health = health or (lambda: None)
         self.statuses_from_store = statuses_from_store
-        self.offline_after_s = offline_after_s
         self.owns_tag = owns_tag
         self.batteries = batteries or (lambda: None)
         self.clock = clock
@@ -192,20 +191,20 @@ class AlertRunner:
             open_stays = [s for s in open_stays if owns(s.tag)]
         self.engine.update(fixes=fixes, stays=open_stays)
         resumed = sum(self.engine.resume([a.key], a.since) for a in self.alerts.unresolved()
-                      if self._mine(*a.key))
+                      if self._mine(a))
         log.info("alerts: %d rules, %d assets, %d locations, %d unresolved alerts resumed",
                  len(self.engine.rules), n, len(fixes), resumed)
 
-    def _mine(self, rule_id: str, subject: str) -> bool:
-        """Whether this process evaluates the alert ``(rule_id, subject)`` (see ``owns_tag``)."""
+    def _mine(self, alert: Alert) -> bool:
+        """Whether this process resumes ``alert`` (see ``owns_tag``)."""
         owns = self.owns_tag
         if owns is None:
             return True
-        kinds = {r.id: r.kind for r in self.config.active_rules}
-        if kinds.get(rule_id) == "gateway_offline":
+        if alert.kind == "gateway_offline":
             return self.statuses_from_store
-        asset = self.registry(subject)
-        return asset is not None and any(owns(t) for t in asset.tags)
+        # (par_level and low_battery rules are refused with sharding: tracker.settings)
+        asset = self.registry(alert.subject)
+        return asset is not None and bool(asset.tags) and owns(min(asset.tags))
 
     async def start(self, *, open_stays: Iterable[StayRecord] = ()) -> None:
         """Seed the engine from the store and start recording and delivering.
@@ -279,9 +278,9 @@ class AlertRunner:
         except StoreError as exc:
             log.warning("gateway health not read from the store: %s", exc)
             return
-        limit = self.clock() - self.offline_after_s - STATUS_EVERY_S
-        rows = [r if not r.online or (r.last_seen is not None and r.last_seen >= limit)
-                else replace(r, online=False) for r in rows]
+        now = self.clock()
+        rows = [r if r.online == stored_online(r, now) else replace(r, online=False)
+                for r in rows]
         with self._lock:
             self._statuses = rows
 

@@ -11,6 +11,7 @@ from tracker.api.deps import StateDep
 from tracker.api.errors import UnavailableError
 from tracker.api.schemas import GatewayList, GatewayOut
 from tracker.api.security import PorterDep
+from tracker.records import stored_online
 
 __all__ = ["router"]
 
@@ -42,7 +43,8 @@ async def gateways(principal: PorterDep, state: StateDep) -> GatewayList:
                                     messages_per_s=0.0, readings_per_s=0.0))
             continue
         items.append(GatewayOut(
-            gateway=gid, state="online" if g.online else "offline", last_seen=g.last_seen,
+            gateway=gid, state="online" if stored_online(g, now) else "offline",
+            last_seen=g.last_seen,
             age_s=None if g.last_seen is None else round(max(now - g.last_seen, 0.0), 1),
             messages_per_s=g.messages_per_s, readings_per_s=g.readings_per_s))
     return GatewayList(count=len(items), source="database", items=items)

@@ -153,7 +153,7 @@ def rollup_tz(store: Store, tz: str | None = None) -> str:
     Raises:
         ValueError: an unknown zone.
     """
-    return _report_tz(tz, rollup_info(store)[0])
+    return _report_tz(tz, None if tz else rollup_info(store)[0])  # no query when given
 
 
 def rollup_window(store: Store, t0: float, t1: float, *, tz: str | None = None,
